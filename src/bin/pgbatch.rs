@@ -1,0 +1,226 @@
+//! The `pgbatch` command line: parse arguments, set up logging and progress bars, call the
+//! library, print the summary, and turn errors into sysexits codes. Nothing else.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use pgbatch::db::{ConnectOptions, ledger, migrate};
+use pgbatch::error::exit;
+use pgbatch::job::Spec;
+use pgbatch::pipeline::{self, LoadOptions, Progress, Status, Summary};
+
+#[derive(Parser)]
+#[command(name = "pgbatch", version, about = "Load batches of CSV and Parquet files into PostgreSQL, all or nothing")]
+struct Cli {
+    /// Print one JSON line per batch (and per error) on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Where job names are looked up.
+    #[arg(long, global = true, env = "PGBATCH_JOBS", default_value = "jobs")]
+    jobs_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the migrations in sql/migrations that are not applied yet.
+    Migrate {
+        #[arg(long, env = "PGBATCH_MIGRATIONS", default_value = "sql/migrations")]
+        dir: PathBuf,
+    },
+    /// Load the given files (or the job's own sources) as one batch.
+    Load(LoadArgs),
+    /// Load the job's own sources as one batch.
+    Run {
+        /// A job file, or a name under the jobs folder.
+        job: String,
+        /// Load even if this content was loaded before.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Do everything a load does, then roll back: reports what would be loaded.
+    Validate {
+        job: String,
+        files: Vec<String>,
+    },
+    /// List the batches in the ledger, newest first.
+    Batches {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// A job file, or a name under the jobs folder.
+    job: String,
+    /// Files or globs; they replace the job's own sources.
+    files: Vec<String>,
+    /// Load even if this content was loaded before.
+    #[arg(long)]
+    force: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("pgbatch: cannot start the runtime: {error}");
+            return ExitCode::from(exit::TEMP_FAIL);
+        }
+    };
+    let json = cli.json;
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if json {
+                let line = serde_json::json!({
+                    "status": "failed",
+                    "error": error.to_string(),
+                    "location": error.location(),
+                    "exit_code": error.exit_code(),
+                    "retryable": error.is_retryable(),
+                });
+                println!("{line}");
+            }
+            eprintln!("pgbatch: error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PGBATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if std::io::stderr().is_terminal() { "warn" } else { "info" }));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.compact().init();
+    } else {
+        builder.json().init();
+    }
+}
+
+async fn connect() -> pgbatch::Result<tokio_postgres::Client> {
+    let options = ConnectOptions::from_env()?.ok_or_else(|| {
+        pgbatch::Error::config("no database configured: set DATABASE_URL or the PG* variables (PGHOST, PGUSER, ...)")
+    })?;
+    options.connect().await
+}
+
+async fn run(cli: Cli) -> pgbatch::Result<()> {
+    match cli.command {
+        Command::Migrate { dir } => {
+            let migrations = migrate::read_dir(&dir)?;
+            let mut client = connect().await?;
+            let applied = migrate::run(&mut client, &migrations).await?;
+            if cli.json {
+                println!("{}", serde_json::json!({ "status": "migrated", "applied": applied }));
+            } else {
+                println!("applied {} migration(s) of {}", applied.len(), migrations.len());
+            }
+            Ok(())
+        }
+        Command::Load(args) => load(&cli.jobs_dir, &args.job, &args.files, LoadOptions { force: args.force, dry_run: false }, cli.json).await,
+        Command::Run { job, force } => load(&cli.jobs_dir, &job, &[], LoadOptions { force, dry_run: false }, cli.json).await,
+        Command::Validate { job, files } => {
+            load(&cli.jobs_dir, &job, &files, LoadOptions { force: true, dry_run: true }, cli.json).await
+        }
+        Command::Batches { limit } => {
+            let client = connect().await?;
+            let batches = ledger::list(&client, limit).await?;
+            for batch in &batches {
+                if cli.json {
+                    println!("{}", serde_json::to_string(batch).unwrap_or_default());
+                } else {
+                    println!(
+                        "{:>6}  {}  {:<24} {:<16} {:>10} rows  {:>7} ms",
+                        batch.id, batch.committed_at, batch.job, batch.mode, batch.rows_loaded, batch.duration_ms
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn load(jobs_dir: &std::path::Path, job: &str, files: &[String], options: LoadOptions, json: bool) -> pgbatch::Result<()> {
+    let spec = Spec::find(job, jobs_dir)?;
+    let mut client = connect().await?;
+    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
+        Arc::new(Bar::new())
+    } else {
+        Arc::new(pipeline::NoProgress)
+    };
+    let summary = pipeline::load(&mut client, &spec, files, options, progress).await?;
+    print_summary(&summary, json);
+    Ok(())
+}
+
+fn print_summary(summary: &Summary, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(summary).unwrap_or_default());
+        return;
+    }
+    let id = summary.batch_id.map_or_else(String::new, |id| id.to_string());
+    match summary.status {
+        Status::AlreadyLoaded => println!(
+            "{}: already loaded as batch {id}; nothing changed (use --force to load it again)",
+            summary.job
+        ),
+        Status::Loaded | Status::Validated => println!(
+            "{}: {} batch {id}: {} files, {} rows read, {} loaded into {} ({}), {} skipped, {} deleted, in {} ms",
+            summary.job,
+            if summary.status == Status::Loaded { "loaded" } else { "validated (rolled back)" },
+            summary.files,
+            summary.rows_read,
+            summary.rows_loaded,
+            summary.target,
+            summary.mode,
+            summary.rows_skipped,
+            summary.rows_deleted,
+            summary.duration_ms
+        ),
+    }
+}
+
+/// A progress bar on stderr, counting source rows.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec}) {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, files: usize, bytes: u64) {
+        self.0.set_message(format!("loading {files} file(s), {}", indicatif::HumanBytes(bytes)));
+        self.0.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
+
+    fn advance(&self, rows: u64, _copy_bytes: u64) {
+        self.0.inc(rows);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

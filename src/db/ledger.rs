@@ -1,0 +1,135 @@
+//! The batch ledger, `pgbatch.batches`: one row per committed batch, written in the same
+//! transaction as the batch's data. It is what makes a re-run or a retry a no-op.
+
+use tokio_postgres::GenericClient;
+
+use crate::error::{Error, Result};
+
+// language=PostgreSQL
+const LOCK_TARGET_SQL: &str = include_str!("../../sql/ledger/lock_target.sql");
+const FIND_SQL: &str = include_str!("../../sql/ledger/find_batch.sql");
+const RECORD_SQL: &str = include_str!("../../sql/ledger/record_batch.sql");
+const LIST_SQL: &str = include_str!("../../sql/ledger/list_batches.sql");
+
+/// A source as the ledger records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SourceRecord {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub rows: u64,
+}
+
+/// What a committed batch wrote, as recorded.
+#[derive(Debug, Clone)]
+pub struct NewBatch<'a> {
+    pub job: &'a str,
+    pub target: &'a str,
+    pub mode: &'a str,
+    pub content_hash: &'a str,
+    pub sources: &'a [SourceRecord],
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_skipped: u64,
+    pub rows_deleted: u64,
+    pub forced: bool,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub duration_ms: u64,
+}
+
+/// A ledger row, for `pgbatch batches`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Batch {
+    pub id: i64,
+    pub job: String,
+    pub target: String,
+    pub mode: String,
+    pub content_hash: String,
+    pub sources: serde_json::Value,
+    pub rows_read: i64,
+    pub rows_loaded: i64,
+    pub rows_skipped: i64,
+    pub rows_deleted: i64,
+    pub forced: bool,
+    pub started_at: String,
+    pub committed_at: String,
+    pub duration_ms: i64,
+    pub loaded_by: String,
+    pub host: Option<String>,
+}
+
+/// Takes the advisory lock that serialises loads of `target` until the transaction ends.
+pub async fn lock_target(client: &impl GenericClient, target: &str) -> Result<()> {
+    client
+        .execute(LOCK_TARGET_SQL, &[&target])
+        .await
+        .map_err(|error| Error::db(format!("locking target {target:?}"), error))?;
+    Ok(())
+}
+
+/// The id and commit time of an earlier batch of `job` with the same content.
+pub async fn find(client: &impl GenericClient, job: &str, content_hash: &str) -> Result<Option<(i64, String)>> {
+    let row = client
+        .query_opt(FIND_SQL, &[&job, &content_hash])
+        .await
+        .map_err(|error| Error::db("reading the ledger", error))?;
+    Ok(row.map(|row| (row.get(0), row.get(1))))
+}
+
+/// Records a batch; returns its id.
+pub async fn record(client: &impl GenericClient, batch: &NewBatch<'_>) -> Result<i64> {
+    let sources = serde_json::to_value(batch.sources).map_err(|error| Error::from(crate::error::ErrorKind::Internal(error.to_string())))?;
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let host = std::env::var("HOSTNAME").ok();
+    let row = client
+        .query_one(
+            RECORD_SQL,
+            &[
+                &batch.job,
+                &batch.target,
+                &batch.mode,
+                &batch.content_hash,
+                &sources,
+                &count(batch.rows_read),
+                &count(batch.rows_loaded),
+                &count(batch.rows_skipped),
+                &count(batch.rows_deleted),
+                &batch.forced,
+                &batch.started_at,
+                &count(batch.duration_ms),
+                &host,
+            ],
+        )
+        .await
+        .map_err(|error| Error::db("recording the batch in the ledger", error))?;
+    Ok(row.get(0))
+}
+
+/// The most recent `limit` batches, newest first.
+pub async fn list(client: &impl GenericClient, limit: i64) -> Result<Vec<Batch>> {
+    let rows = client
+        .query(LIST_SQL, &[&limit])
+        .await
+        .map_err(|error| Error::db("reading the ledger", error))?;
+    Ok(rows
+        .iter()
+        .map(|row| Batch {
+            id: row.get(0),
+            job: row.get(1),
+            target: row.get(2),
+            mode: row.get(3),
+            content_hash: row.get(4),
+            sources: row.get(5),
+            rows_read: row.get(6),
+            rows_loaded: row.get(7),
+            rows_skipped: row.get(8),
+            rows_deleted: row.get(9),
+            forced: row.get(10),
+            started_at: row.get(11),
+            committed_at: row.get(12),
+            duration_ms: row.get(13),
+            loaded_by: row.get(14),
+            host: row.get(15),
+        })
+        .collect())
+}

@@ -1,0 +1,274 @@
+//! The library's one error type.
+//!
+//! Every failure of a load ends here: [`Error`] boxes an [`ErrorKind`] and answers the
+//! questions the binary and callers ask of it: [`Error::exit_code`] (sysexits, as
+//! ARCHITECTURE.md lists them) and [`Error::is_retryable`]. Both are one exhaustive
+//! `match`, so a new variant forces a decision.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Process exit codes, after sysexits(3).
+pub mod exit {
+    /// Loaded, or already loaded.
+    pub const OK: u8 = 0;
+    /// The command line was wrong.
+    pub const USAGE: u8 = 64;
+    /// The input data is bad; retrying cannot help.
+    pub const DATA: u8 = 65;
+    /// An input file or object does not exist.
+    pub const NO_INPUT: u8 = 66;
+    /// The database (or a store) cannot be reached.
+    pub const UNAVAILABLE: u8 = 69;
+    /// A temporary failure; retry later.
+    pub const TEMP_FAIL: u8 = 75;
+    /// The configuration (job spec, migrations, connection settings) is wrong.
+    pub const CONFIG: u8 = 78;
+}
+
+/// Where in a source a row came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Position {
+    /// A text source (CSV, COPY text): the 1-based line the record starts on.
+    Line { line: u64 },
+    /// A Parquet source: 0-based row group and 0-based row within it.
+    RowGroup { row_group: usize, row: usize },
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Line { line } => write!(f, "line {line}"),
+            Position::RowGroup { row_group, row } => write!(f, "row group {row_group}, row {row}"),
+        }
+    }
+}
+
+/// A file and a position in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Location {
+    pub file: String,
+    pub position: Option<Position>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.position {
+            Some(position) => write!(f, "{}: {position}", self.file),
+            None => f.write_str(&self.file),
+        }
+    }
+}
+
+/// One bad value (or record) in a source, with everything needed to find and fix it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    pub location: Location,
+    /// The target column, when the problem is in one value.
+    pub column: Option<String>,
+    /// The offending value as read, when there is one.
+    pub value: Option<String>,
+    /// What went wrong and what was expected, as a lowercase fragment.
+    pub problem: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.location)?;
+        if let Some(column) = &self.column {
+            write!(f, ", column \"{column}\"")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    /// A value or record in the input cannot be loaded.
+    #[error("{0}")]
+    BadData(RowError),
+    /// The input breaks a rule of the database (a foreign key, a unique key, ...).
+    #[error("{context}: {message}")]
+    Rejected { context: String, message: String },
+    /// An input file does not exist or matched nothing.
+    #[error("{path}: {message}")]
+    InputMissing { path: String, message: String },
+    /// Reading an input failed.
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The job spec, a migration or the connection settings are wrong; one entry per problem.
+    #[error("{}", .problems.join("; "))]
+    Config { problems: Vec<String> },
+    /// The database could not be reached, or went away.
+    #[error("{context}: {source}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// Any other database error, classified by SQLSTATE in [`Error::exit_code`].
+    #[error("{context}: {source}")]
+    Database {
+        context: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A worker thread failed in a way that should not happen.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The error of every fallible function in this crate.
+#[derive(Debug)]
+pub struct Error(Box<ErrorKind>);
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error(Box::new(kind))
+    }
+}
+
+impl From<RowError> for Error {
+    fn from(row: RowError) -> Self {
+        ErrorKind::BadData(row).into()
+    }
+}
+
+impl Error {
+    /// The kind of failure.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
+
+    /// A configuration error with one problem.
+    pub fn config(problem: impl Into<String>) -> Self {
+        ErrorKind::Config {
+            problems: vec![problem.into()],
+        }
+        .into()
+    }
+
+    /// A database error, classified as unavailable when the connection is the problem.
+    pub fn db(context: impl Into<String>, source: tokio_postgres::Error) -> Self {
+        let context = context.into();
+        if source.is_closed() || source.as_db_error().is_none() && source.code().is_none() {
+            // No SQLSTATE: the error came from the socket, not from the server.
+            return ErrorKind::Unavailable { context, source }.into();
+        }
+        ErrorKind::Database { context, source }.into()
+    }
+
+    /// Where in the input the problem is, if it is in the input.
+    pub fn location(&self) -> Option<&Location> {
+        match self.kind() {
+            ErrorKind::BadData(row) => Some(&row.location),
+            _ => None,
+        }
+    }
+
+    /// The SQLSTATE of a database error.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self.kind() {
+            ErrorKind::Database { source, .. } | ErrorKind::Unavailable { source, .. } => {
+                source.code().map(tokio_postgres::error::SqlState::code)
+            }
+            _ => None,
+        }
+    }
+
+    /// The process exit code for this error (sysexits; see ARCHITECTURE.md).
+    pub fn exit_code(&self) -> u8 {
+        match self.kind() {
+            ErrorKind::BadData(_) | ErrorKind::Rejected { .. } => exit::DATA,
+            ErrorKind::InputMissing { .. } => exit::NO_INPUT,
+            ErrorKind::Read { source, .. } => match source.kind() {
+                std::io::ErrorKind::NotFound => exit::NO_INPUT,
+                std::io::ErrorKind::InvalidData => exit::DATA,
+                _ => exit::TEMP_FAIL,
+            },
+            ErrorKind::Config { .. } => exit::CONFIG,
+            ErrorKind::Unavailable { .. } => exit::UNAVAILABLE,
+            ErrorKind::Database { .. } => exit_code_for_sqlstate(self.sqlstate().unwrap_or("")),
+            ErrorKind::Internal(_) => exit::TEMP_FAIL,
+        }
+    }
+
+    /// Whether running the same command again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self.exit_code() {
+            exit::UNAVAILABLE | exit::TEMP_FAIL => true,
+            _ => false,
+        }
+    }
+}
+
+/// Classifies a SQLSTATE by its class (the first two characters).
+/// See <https://www.postgresql.org/docs/current/errcodes-appendix.html>.
+fn exit_code_for_sqlstate(code: &str) -> u8 {
+    match code.get(..2).unwrap_or("") {
+        // data exception, integrity constraint violation
+        "22" | "23" => exit::DATA,
+        // connection exception, operator intervention (shutdown), system error
+        "08" | "57" | "58" => exit::UNAVAILABLE,
+        // insufficient resources, transaction rollback (serialization, deadlock), lock timeout
+        "53" | "40" | "55" => exit::TEMP_FAIL,
+        // auth, invalid catalog (database does not exist), undefined objects, syntax
+        "28" | "3D" | "3F" | "42" => exit::CONFIG,
+        _ => exit::TEMP_FAIL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_error_reads_where_then_what() {
+        let error = Error::from(RowError {
+            location: Location {
+                file: "prices.csv".into(),
+                position: Some(Position::Line { line: 1042 }),
+            },
+            column: Some("price".into()),
+            value: Some("12,5".into()),
+            problem: "cannot parse \"12,5\" as integer".into(),
+        });
+        assert_eq!(
+            error.to_string(),
+            "prices.csv: line 1042, column \"price\": cannot parse \"12,5\" as integer"
+        );
+        assert_eq!(error.exit_code(), exit::DATA);
+        assert!(!error.is_retryable());
+    }
+
+    #[test]
+    fn sqlstate_classes_map_to_sysexits() {
+        assert_eq!(exit_code_for_sqlstate("23503"), exit::DATA);
+        assert_eq!(exit_code_for_sqlstate("08006"), exit::UNAVAILABLE);
+        assert_eq!(exit_code_for_sqlstate("57P01"), exit::UNAVAILABLE);
+        assert_eq!(exit_code_for_sqlstate("40P01"), exit::TEMP_FAIL);
+        assert_eq!(exit_code_for_sqlstate("42P01"), exit::CONFIG);
+        assert_eq!(exit_code_for_sqlstate("3D000"), exit::CONFIG);
+    }
+}

@@ -1,0 +1,106 @@
+//! The job spec exactly as `jobs/*.toml` writes it. Nothing here is checked beyond TOML
+//! syntax and field names; `Job::resolve` turns it into ready-to-use values.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A whole job file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    /// Defaults to the file stem.
+    pub name: Option<String>,
+    /// The target table, optionally schema-qualified.
+    pub table: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Key columns for `upsert` and `insert_new`.
+    #[serde(default)]
+    pub key: Vec<String>,
+    /// The job's own sources (paths relative to the job file, globs allowed).
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub source: RawSource,
+    pub cover: Option<RawCover>,
+    #[serde(default)]
+    pub columns: BTreeMap<String, RawColumn>,
+    pub unpivot: Option<RawUnpivot>,
+}
+
+/// How to read the source files.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    /// `csv`, `parquet` or `pg_dump`; by default from the file suffix.
+    pub format: Option<String>,
+    pub delimiter: Option<String>,
+    pub quote: Option<String>,
+    pub escape: Option<String>,
+    pub comment: Option<String>,
+    pub header: Option<bool>,
+    /// Field names for files without a header line.
+    pub fields: Option<Vec<String>>,
+    /// Markers read as NULL in every column; default `[""]`.
+    pub null: Option<Vec<String>>,
+    /// The decimal separator of every numeric column; default `.`.
+    pub decimal: Option<String>,
+    /// Drop (and count) records whose fields are all empty; default true.
+    pub skip_blank: Option<bool>,
+    /// `pg_dump` only: the table whose `COPY ... FROM stdin` block to read.
+    pub dump_table: Option<String>,
+    /// Rows per chunk handed to the parallel stages.
+    pub chunk_rows: Option<usize>,
+}
+
+/// Which rows a `replace_covered` batch replaces.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCover {
+    pub column: String,
+    /// A regex on the file name with one capture (a value) or two (a range, inclusive).
+    pub from_path: Option<String>,
+}
+
+/// How one target column gets its value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawColumn {
+    pub from: Option<String>,
+    pub template: Option<String>,
+    pub value: Option<String>,
+    pub path: Option<String>,
+    pub format: Option<String>,
+    pub timezone: Option<String>,
+    pub decimal: Option<String>,
+    pub null: Option<Vec<String>>,
+    #[serde(default)]
+    pub required: bool,
+    pub min: Option<toml::Value>,
+    pub max: Option<toml::Value>,
+    pub pattern: Option<String>,
+}
+
+/// Wide rows to long rows: each listed field becomes a row of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnpivot {
+    /// The target column that receives each field's value.
+    pub value: String,
+    /// Drop (and count) long rows whose value is NULL; default true.
+    pub skip_null: Option<bool>,
+    /// How the value column parses (format, decimal, null), as in `[columns.*]`.
+    #[serde(default)]
+    pub parse: RawColumn,
+    pub fields: Vec<RawUnpivotField>,
+}
+
+/// One field of a wide row, and the constants its long row carries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnpivotField {
+    pub from: String,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+}

@@ -1,0 +1,148 @@
+//! Commit, first half: merge the staged batch into the target by the job's mode. Every
+//! statement runs in the batch's transaction; the caller writes the ledger row and commits.
+//!
+//! The statements live in `sql/modes/`. Only quoted identifiers (from `job::Ident`) and the
+//! cover column's catalog type are put into them; values are bound.
+
+use tokio_postgres::Transaction;
+
+use crate::error::{Error, Result};
+use crate::job::{Ident, Job, Mode};
+
+// language=PostgreSQL
+const STAGE_SQL: &str = include_str!("../../sql/modes/stage.sql");
+const INSERT_SQL: &str = include_str!("../../sql/modes/insert.sql");
+const UPSERT_SQL: &str = include_str!("../../sql/modes/upsert.sql");
+const INSERT_NEW_SQL: &str = include_str!("../../sql/modes/insert_new.sql");
+const DELETE_ALL_SQL: &str = include_str!("../../sql/modes/delete_all.sql");
+const DELETE_COVERED_SQL: &str = include_str!("../../sql/modes/delete_covered.sql");
+
+/// The table COPY writes into for this job: the target itself for `append`, else the stage.
+pub fn copy_table(job: &Job) -> String {
+    match job.mode {
+        Mode::Append => job.target.as_sql().to_owned(),
+        _ => "pg_temp.pgbatch_stage".to_owned(),
+    }
+}
+
+/// The COPY statement of the job.
+pub fn copy_statement(job: &Job) -> String {
+    format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        copy_table(job),
+        column_list(job)
+    )
+}
+
+fn column_list(job: &Job) -> String {
+    job.columns.iter().map(|c| c.ident.as_sql()).collect::<Vec<_>>().join(", ")
+}
+
+fn idents(list: &[Ident]) -> String {
+    list.iter().map(Ident::as_sql).collect::<Vec<_>>().join(", ")
+}
+
+/// Fills a template's placeholders with identifiers.
+fn render(template: &str, job: &Job) -> String {
+    let mut sql = template
+        .replace("{target}", job.target.as_sql())
+        .replace("{columns}", &column_list(job));
+    match &job.mode {
+        Mode::Upsert { key } | Mode::InsertNew { key } => {
+            let updates: Vec<String> = job
+                .columns
+                .iter()
+                .filter(|c| !key.contains(&c.ident))
+                .map(|c| format!("{0} = EXCLUDED.{0}", c.ident.as_sql()))
+                .collect();
+            sql = sql.replace("{key}", &idents(key));
+            sql = if updates.is_empty() {
+                sql.replace("DO UPDATE SET {updates}", "DO NOTHING")
+            } else {
+                sql.replace("{updates}", &updates.join(", "))
+            };
+        }
+        Mode::ReplaceCovered(cover) => {
+            sql = sql.replace("{cover}", cover.column.as_sql()).replace("{cover_type}", &cover.declared);
+        }
+        Mode::Append | Mode::Replace => {}
+    }
+    sql
+}
+
+/// Creates the staging table, when the mode needs one.
+pub async fn stage(tx: &Transaction<'_>, job: &Job) -> Result<()> {
+    if matches!(job.mode, Mode::Append) {
+        return Ok(());
+    }
+    tx.batch_execute(&render(STAGE_SQL, job))
+        .await
+        .map_err(|error| Error::db("creating the staging table", error))
+}
+
+/// What merging did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Merged {
+    /// Rows inserted or updated in the target.
+    pub rows_loaded: u64,
+    /// Old rows deleted (replace, replace_covered).
+    pub rows_deleted: u64,
+}
+
+/// Merges the stage into the target. `copied` is what COPY wrote; `ranges` are the
+/// inclusive cover ranges the file names declare.
+pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(String, String)]) -> Result<Merged> {
+    let run = |sql: String, what: &'static str| async move {
+        tx.execute(sql.as_str(), &[])
+            .await
+            .map_err(|error| Error::db(format!("{what} ({} mode)", job.mode.name()), error))
+    };
+    Ok(match &job.mode {
+        Mode::Append => Merged {
+            rows_loaded: copied,
+            rows_deleted: 0,
+        },
+        Mode::Upsert { .. } => Merged {
+            rows_loaded: run(render(UPSERT_SQL, job), "upserting the batch").await?,
+            rows_deleted: 0,
+        },
+        Mode::InsertNew { .. } => Merged {
+            rows_loaded: run(render(INSERT_NEW_SQL, job), "inserting new rows").await?,
+            rows_deleted: 0,
+        },
+        Mode::Replace => {
+            let rows_deleted = run(render(DELETE_ALL_SQL, job), "deleting the old rows").await?;
+            let rows_loaded = run(render(INSERT_SQL, job), "inserting the batch").await?;
+            Merged { rows_loaded, rows_deleted }
+        }
+        Mode::ReplaceCovered(_) => {
+            let lows: Vec<&str> = ranges.iter().map(|(lo, _)| lo.as_str()).collect();
+            let highs: Vec<&str> = ranges.iter().map(|(_, hi)| hi.as_str()).collect();
+            let rows_deleted = tx
+                .execute(render(DELETE_COVERED_SQL, job).as_str(), &[&lows, &highs])
+                .await
+                .map_err(|error| Error::db("deleting the covered rows (replace_covered mode)", error))?;
+            let rows_loaded = run(render(INSERT_SQL, job), "inserting the batch").await?;
+            Merged { rows_loaded, rows_deleted }
+        }
+    })
+}
+
+/// The inclusive ranges the file names declare for a `replace_covered` job.
+pub fn cover_ranges(job: &Job, file_names: &[String]) -> Vec<(String, String)> {
+    let Mode::ReplaceCovered(cover) = &job.mode else {
+        return Vec::new();
+    };
+    let Some(regex) = &cover.from_path else {
+        return Vec::new();
+    };
+    file_names
+        .iter()
+        .filter_map(|name| {
+            let captures = regex.captures(name)?;
+            let lo = captures.get(1)?.as_str().to_owned();
+            let hi = captures.get(2).map_or_else(|| lo.clone(), |m| m.as_str().to_owned());
+            Some((lo, hi))
+        })
+        .collect()
+}

@@ -1,0 +1,171 @@
+//! Load: one `COPY ... FROM STDIN (FORMAT binary)` stream per batch.
+//!
+//! A reader thread walks the files in order and hands each chunk to rayon, which conforms
+//! and encodes chunks in parallel; the async side awaits the results in order and writes
+//! them to the COPY stream. The queue between them is bounded, so memory holds at most a
+//! few chunks whatever the input size, and the server never waits on one slow chunk while
+//! others are ready.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::SinkExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Transaction;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::job::Job;
+use crate::pipeline::Progress;
+use crate::pipeline::conform::{Conformer, needed_fields};
+use crate::pipeline::encode::{Encoder, TRAILER, header};
+use crate::pipeline::source::{self, SourceFile};
+
+/// One encoded chunk and what it holds.
+struct Encoded {
+    file: usize,
+    bytes: Bytes,
+    rows_read: u64,
+    rows_written: u64,
+    rows_skipped: u64,
+}
+
+type Pending = oneshot::Receiver<Result<Encoded>>;
+
+/// What the COPY stream carried.
+#[derive(Debug, Clone, Default)]
+pub struct Streamed {
+    pub rows_read: u64,
+    pub rows_written: u64,
+    pub rows_skipped: u64,
+    /// Source rows read per file, in file order.
+    pub rows_per_file: Vec<u64>,
+}
+
+/// Streams every file of the batch through one COPY statement.
+///
+/// # Errors
+///
+/// The first error in file order: a bad value (with its location), a missing file, or the
+/// database failing the COPY. The COPY is then aborted; the caller rolls back.
+pub async fn copy(
+    tx: &Transaction<'_>,
+    statement: &str,
+    job: Arc<Job>,
+    files: Arc<Vec<SourceFile>>,
+    progress: Arc<dyn Progress>,
+) -> Result<Streamed> {
+    let sink = tx
+        .copy_in::<_, Bytes>(statement)
+        .await
+        .map_err(|error| Error::db("starting COPY", error))?;
+    futures_util::pin_mut!(sink);
+    // Enough chunks in flight to keep every core busy, few enough to bound memory.
+    let depth = rayon::current_num_threads() * 2 + 2;
+    let (queue, mut pending) = mpsc::channel::<Pending>(depth);
+    let producer = {
+        let job = job.clone();
+        let files = files.clone();
+        std::thread::Builder::new()
+            .name("pgbatch-read".into())
+            .spawn(move || produce(&job, &files, &queue))
+            .map_err(|error| Error::from(ErrorKind::Internal(format!("cannot start the reader thread: {error}"))))?
+    };
+
+    let result = async {
+        let mut streamed = Streamed {
+            rows_per_file: vec![0; files.len()],
+            ..Streamed::default()
+        };
+        sink.send(Bytes::copy_from_slice(&header()))
+            .await
+            .map_err(|error| Error::db("writing COPY data", error))?;
+        while let Some(next) = pending.recv().await {
+            let encoded = next
+                .await
+                .map_err(|_| Error::from(ErrorKind::Internal("an encoding worker stopped".into())))??;
+            streamed.rows_read += encoded.rows_read;
+            streamed.rows_written += encoded.rows_written;
+            streamed.rows_skipped += encoded.rows_skipped;
+            streamed.rows_per_file[encoded.file] += encoded.rows_read;
+            progress.advance(encoded.rows_read, encoded.bytes.len() as u64);
+            sink.send(encoded.bytes)
+                .await
+                .map_err(|error| Error::db("writing COPY data", error))?;
+        }
+        sink.send(Bytes::from_static(&TRAILER))
+            .await
+            .map_err(|error| Error::db("writing COPY data", error))?;
+        let copied = sink
+            .as_mut()
+            .finish()
+            .await
+            .map_err(|error| Error::db("finishing COPY", error))?;
+        if copied != streamed.rows_written {
+            return Err(ErrorKind::Internal(format!(
+                "COPY wrote {copied} rows, the pipeline sent {}",
+                streamed.rows_written
+            ))
+            .into());
+        }
+        Ok(streamed)
+    }
+    .await;
+    // On error, dropping the receiver stops the reader at its next chunk.
+    drop(pending);
+    let joined = tokio::task::spawn_blocking(move || producer.join()).await;
+    if !matches!(joined, Ok(Ok(()))) {
+        return Err(ErrorKind::Internal("the reader thread panicked".into()).into());
+    }
+    result
+}
+
+/// Reads the files in order; queues one pending result per chunk. An error is queued like
+/// a result, so the consumer meets it in file order.
+fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
+    let needed = needed_fields(job);
+    let encoder = Arc::new(Encoder::new(job.columns.iter().map(|c| c.ty).collect()));
+    let fail = |error: Error| {
+        let (sender, receiver) = oneshot::channel();
+        let _ = sender.send(Err(error));
+        let _ = queue.blocking_send(receiver);
+    };
+    for (index, file) in files.iter().enumerate() {
+        let opened = source::open(file, &job.source, &needed).and_then(|source| {
+            let name = file.path.file_name().and_then(|n| n.to_str()).unwrap_or(&file.display);
+            let conformer = Conformer::try_new(job, &file.display, name, source.fields())?;
+            Ok((source, Arc::new(conformer)))
+        });
+        let (source, conformer) = match opened {
+            Ok(opened) => opened,
+            Err(error) => return fail(error),
+        };
+        for chunk in source {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(error) => return fail(error),
+            };
+            let (sender, receiver) = oneshot::channel();
+            if queue.blocking_send(receiver).is_err() {
+                return; // the consumer stopped: an error, reported there
+            }
+            let conformer = conformer.clone();
+            let encoder = encoder.clone();
+            rayon::spawn(move || {
+                let result = conformer.conform(&chunk).and_then(|conformed| {
+                    let mut out = BytesMut::with_capacity(conformed.batch.get_array_memory_size());
+                    encoder
+                        .encode(&conformed.batch, &mut out)
+                        .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))?;
+                    Ok(Encoded {
+                        file: index,
+                        bytes: out.freeze(),
+                        rows_read: conformed.rows_read,
+                        rows_written: conformed.batch.num_rows() as u64,
+                        rows_skipped: conformed.rows_skipped,
+                    })
+                });
+                let _ = sender.send(result);
+            });
+        }
+    }
+}

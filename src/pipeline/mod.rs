@@ -1,0 +1,288 @@
+//! The data path of one batch: sources -> conform -> encode -> load -> commit, in one
+//! transaction. Either every row of every file is visible after COMMIT, or none is.
+
+pub mod commit;
+pub mod conform;
+pub mod encode;
+pub mod load;
+pub mod source;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use tokio_postgres::Client;
+
+use crate::db::{catalog, ledger};
+use crate::error::{Error, ErrorKind, Result};
+use crate::hash::{sha256_file, to_hex};
+use crate::job::{FormatKind, Job, Spec};
+use source::SourceFile;
+
+/// Hears how a load goes; the binary draws progress bars with it. The library never prints.
+pub trait Progress: Send + Sync {
+    /// The batch starts: its files and their total size.
+    fn start(&self, _files: usize, _bytes: u64) {}
+    /// A chunk was written to the COPY stream.
+    fn advance(&self, _rows: u64, _copy_bytes: u64) {}
+    /// COPY is done; the batch is merging and committing.
+    fn finish(&self) {}
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// How to run a load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Load even if the ledger has this content already.
+    pub force: bool,
+    /// Do everything but commit (`pgbatch validate`).
+    pub dry_run: bool,
+}
+
+/// What happened to a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Loaded,
+    AlreadyLoaded,
+    Validated,
+}
+
+/// The outcome of one batch: the JSON summary line.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub status: Status,
+    pub job: String,
+    pub target: String,
+    pub mode: &'static str,
+    /// The new batch's id (loaded) or the earlier batch's (already loaded).
+    pub batch_id: Option<i64>,
+    pub content_hash: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_skipped: u64,
+    pub rows_deleted: u64,
+    pub duration_ms: u64,
+}
+
+/// Expands the given locations (paths and globs) into files, in order; relative paths are
+/// taken from `base`.
+///
+/// # Errors
+///
+/// Input missing when a path does not exist or a glob matches nothing.
+pub fn expand(locations: &[String], base: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for location in locations {
+        let path = base.join(location);
+        let text = path.to_string_lossy().into_owned();
+        if location.contains(['*', '?', '[']) {
+            let mut matched: Vec<PathBuf> = glob::glob(&text)
+                .map_err(|error| Error::config(format!("{location:?} is not a valid glob: {error}")))?
+                .filter_map(std::result::Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
+            if matched.is_empty() {
+                return Err(ErrorKind::InputMissing {
+                    path: location.clone(),
+                    message: "the glob matches no file".into(),
+                }
+                .into());
+            }
+            matched.sort();
+            files.extend(matched);
+        } else if path.is_file() {
+            files.push(path);
+        } else {
+            return Err(ErrorKind::InputMissing {
+                path: location.clone(),
+                message: "no such file".into(),
+            }
+            .into());
+        }
+    }
+    if files.is_empty() {
+        return Err(Error::config("the batch has no sources: give files, or list `sources` in the job"));
+    }
+    Ok(files)
+}
+
+/// Hashes the files (in parallel) and decides each one's format.
+fn describe(job: &Job, paths: Vec<PathBuf>) -> Result<Vec<SourceFile>> {
+    paths
+        .into_par_iter()
+        .map(|path| {
+            let display = path.display().to_string();
+            let format = job.source.format.or_else(|| FormatKind::from_path(&display)).ok_or_else(|| {
+                Error::config(format!(
+                    "{display}: cannot tell the format from the name (set [source] format = \"csv\", \"parquet\" or \"pg_dump\")"
+                ))
+            })?;
+            let (sha256, bytes) = sha256_file(&path).map_err(|source| ErrorKind::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(SourceFile {
+                path,
+                display,
+                format,
+                bytes,
+                sha256,
+            })
+        })
+        .collect()
+}
+
+/// The batch's identity: the job, and the content of each source in order.
+fn content_hash(job: &Job, files: &[SourceFile]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(job.name.as_bytes());
+    for file in files {
+        hasher.update(b"\n");
+        hasher.update(file.sha256.as_bytes());
+    }
+    to_hex(&hasher.finalize())
+}
+
+/// Loads one batch: `locations` if given (from the working directory), else the job's own
+/// sources. All files go through one COPY in one transaction with the ledger row.
+///
+/// # Errors
+///
+/// See [`crate::Error::exit_code`]: bad data names the file, position, column and value;
+/// nothing is committed on any error.
+pub async fn load(
+    client: &mut Client,
+    spec: &Spec,
+    locations: &[String],
+    options: LoadOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now();
+    let catalog = catalog::columns(&*client, &spec.raw.table).await?;
+    let job = Arc::new(spec.resolve(&catalog)?);
+    let paths = if locations.is_empty() {
+        expand(&job.sources, Path::new(""))?
+    } else {
+        expand(locations, Path::new(""))?
+    };
+    let files = {
+        let job = job.clone();
+        tokio::task::spawn_blocking(move || describe(&job, paths))
+            .await
+            .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))??
+    };
+    let hash = content_hash(&job, &files);
+    let bytes = files.iter().map(|f| f.bytes).sum();
+    let file_count = files.len();
+    let summary = |status, batch_id| Summary {
+        status,
+        job: job.name.clone(),
+        target: job.table.clone(),
+        mode: job.mode.name(),
+        batch_id,
+        content_hash: hash.clone(),
+        files: file_count,
+        bytes,
+        rows_read: 0,
+        rows_loaded: 0,
+        rows_skipped: 0,
+        rows_deleted: 0,
+        duration_ms: 0,
+    };
+
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|error| Error::db("starting the batch transaction", error))?;
+    ledger::lock_target(&tx, &job.table).await?;
+    if !options.force {
+        if let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await? {
+            tracing::info!(job = %job.name, batch_id = earlier, %committed_at, "Batch already loaded.");
+            let mut done = summary(Status::AlreadyLoaded, Some(earlier));
+            done.duration_ms = elapsed_ms(started);
+            return Ok(done);
+        }
+    }
+    commit::stage(&tx, &job).await?;
+    progress.start(files.len(), bytes);
+    let files = Arc::new(files);
+    let streamed = load::copy(&tx, &commit::copy_statement(&job), job.clone(), files.clone(), progress.clone()).await?;
+    progress.finish();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .collect();
+    let merged = commit::merge(&tx, &job, streamed.rows_written, &commit::cover_ranges(&job, &names)).await?;
+
+    let mut done = summary(
+        if options.dry_run { Status::Validated } else { Status::Loaded },
+        None,
+    );
+    done.rows_read = streamed.rows_read;
+    done.rows_loaded = merged.rows_loaded;
+    done.rows_skipped = streamed.rows_skipped;
+    done.rows_deleted = merged.rows_deleted;
+    if options.dry_run {
+        tx.rollback()
+            .await
+            .map_err(|error| Error::db("rolling back the validation", error))?;
+        done.duration_ms = elapsed_ms(started);
+        return Ok(done);
+    }
+    let sources: Vec<ledger::SourceRecord> = files
+        .iter()
+        .zip(&streamed.rows_per_file)
+        .map(|(file, rows)| ledger::SourceRecord {
+            path: file.display.clone(),
+            bytes: file.bytes,
+            sha256: file.sha256.clone(),
+            rows: *rows,
+        })
+        .collect();
+    done.duration_ms = elapsed_ms(started);
+    let batch_id = ledger::record(
+        &tx,
+        &ledger::NewBatch {
+            job: &job.name,
+            target: &job.table,
+            mode: job.mode.name(),
+            content_hash: &hash,
+            sources: &sources,
+            rows_read: done.rows_read,
+            rows_loaded: done.rows_loaded,
+            rows_skipped: done.rows_skipped,
+            rows_deleted: done.rows_deleted,
+            forced: options.force,
+            started_at,
+            duration_ms: done.duration_ms,
+        },
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(|error| Error::db(format!("committing batch {batch_id}"), error))?;
+    done.batch_id = Some(batch_id);
+    done.duration_ms = elapsed_ms(started);
+    tracing::info!(
+        job = %job.name,
+        batch_id,
+        rows_loaded = done.rows_loaded,
+        duration_ms = done.duration_ms,
+        "Batch committed."
+    );
+    Ok(done)
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,136 @@
+//! Sources: files become chunks of Arrow rows, each row keeping where it came from.
+//!
+//! Text sources (CSV, a pg_dump's COPY block) give every field as `Utf8`, exactly as
+//! written; conform parses them. Parquet gives its own types; conform casts them. A source
+//! never holds more than one chunk (`chunk_rows` rows) of its own.
+
+pub mod csv;
+pub mod dump;
+pub mod parquet;
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+
+use crate::error::{ErrorKind, Position, Result};
+use crate::job::{FormatKind, SourceOptions};
+
+/// Where the rows of a chunk came from.
+#[derive(Debug, Clone)]
+pub enum Positions {
+    /// The line each row starts on.
+    Lines(Vec<u64>),
+    /// A run of rows in one Parquet row group.
+    RowGroup { row_group: usize, first_row: usize },
+}
+
+/// Rows read from one source, with their positions.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub batch: RecordBatch,
+    pub positions: Positions,
+    /// Records dropped while reading (blank records), counted here.
+    pub skipped: u64,
+}
+
+impl Chunk {
+    /// The position of row `row` of this chunk.
+    pub fn position(&self, row: usize) -> Position {
+        match &self.positions {
+            Positions::Lines(lines) => Position::Line {
+                line: lines.get(row).copied().unwrap_or(0),
+            },
+            Positions::RowGroup { row_group, first_row } => Position::RowGroup {
+                row_group: *row_group,
+                row: first_row + row,
+            },
+        }
+    }
+}
+
+/// An open source: its field names, then its chunks.
+pub trait Source: Iterator<Item = Result<Chunk>> + Send {
+    /// The field names, in order.
+    fn fields(&self) -> &[String];
+}
+
+/// A file to read, as named on the command line or in the job.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// The name used in messages and the ledger.
+    pub display: String,
+    pub format: FormatKind,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Opens a source for reading. `needed` lists the fields the job reads, so columnar
+/// sources read only those.
+pub fn open(file: &SourceFile, options: &SourceOptions, needed: &[String]) -> Result<Box<dyn Source>> {
+    Ok(match file.format {
+        FormatKind::Csv => Box::new(csv::Csv::open(file, options)?),
+        FormatKind::PgDump => Box::new(dump::Dump::open(file, options)?),
+        FormatKind::Parquet => Box::new(parquet::Parquet::open(file, options, needed)?),
+    })
+}
+
+/// Opens a file, naming it in the error.
+pub fn open_file(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ErrorKind::InputMissing {
+                path: path.display().to_string(),
+                message: "no such file".into(),
+            }
+            .into()
+        } else {
+            ErrorKind::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+            .into()
+        }
+    })
+}
+
+/// Builds `Utf8` columns row by row, then a batch whose fields are named.
+pub(crate) struct TextColumns {
+    builders: Vec<arrow_array::builder::StringBuilder>,
+    schema: arrow_schema::SchemaRef,
+}
+
+impl TextColumns {
+    pub(crate) fn new(names: &[String], rows: usize) -> Self {
+        let schema = arrow_schema::Schema::new(
+            names
+                .iter()
+                .map(|n| arrow_schema::Field::new(n, arrow_schema::DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        );
+        TextColumns {
+            builders: names
+                .iter()
+                .map(|_| arrow_array::builder::StringBuilder::with_capacity(rows, rows * 8))
+                .collect(),
+            schema: std::sync::Arc::new(schema),
+        }
+    }
+
+    pub(crate) fn column(&mut self, index: usize) -> &mut arrow_array::builder::StringBuilder {
+        &mut self.builders[index]
+    }
+
+    pub(crate) fn width(&self) -> usize {
+        self.builders.len()
+    }
+
+    pub(crate) fn finish(&mut self) -> RecordBatch {
+        let columns = self
+            .builders
+            .iter_mut()
+            .map(|b| std::sync::Arc::new(b.finish()) as arrow_array::ArrayRef)
+            .collect();
+        RecordBatch::try_new(self.schema.clone(), columns).expect("builders match the schema")
+    }
+}

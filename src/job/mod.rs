@@ -608,7 +608,7 @@ fn make_target(
             let parsed = bound_value(ty, v);
             if parsed.is_none() {
                 problems.push(format!(
-                    "[columns.{name}] {which} = {v} does not fit a {} column",
+                    "[columns.{name}] {which} = {v} does not fit the column's type ({})",
                     ty.name()
                 ));
             }

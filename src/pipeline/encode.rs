@@ -484,7 +484,8 @@ mod tests {
         assert_eq!((n("12.50").digits.clone(), n("12.50").dscale), (vec![12, 5000], 2));
         let tiny = n("-2.77555756156289e-17");
         assert_eq!((tiny.weight, tiny.dscale, tiny.sign), (-5, 31, NUMERIC_NEG));
-        assert_eq!(n("1.5E1"), n("15.0"));
+        assert_eq!(n("1.5E1"), n("15"));
+        assert_eq!(n("1.50E1"), n("15.0"));
         assert_eq!(n("NaN").sign, NUMERIC_NAN);
         for bad in ["", "-", ".", "1.2.3", "12,5", "1e", "abc", "1e5000"] {
             assert!(Numeric::parse(bad).is_none(), "{bad:?}");

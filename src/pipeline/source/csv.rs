@@ -6,9 +6,67 @@ use crate::job::SourceOptions;
 
 use super::{Chunk, Positions, Source, SourceFile, TextColumns, open_file};
 
+/// Counts line ends as bytes pass to the CSV parser, so that a record's start offset maps
+/// to its line. The csv crate's own line count misses CRLF's first byte (a record after a
+/// CRLF line end reports the line before it) and ignores bare CR line ends entirely.
+#[derive(Default)]
+struct LineIndex {
+    /// Offsets of line ends (the CR of a CRLF, a bare CR, a bare LF) past `counted`.
+    ends: std::collections::VecDeque<u64>,
+    /// Line ends before the offsets still in `ends`.
+    counted: u64,
+    offset: u64,
+    last_cr: bool,
+}
+
+impl LineIndex {
+    fn scan(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            match byte {
+                b'\r' => {
+                    self.ends.push_back(self.offset);
+                    self.last_cr = true;
+                }
+                b'\n' => {
+                    if !self.last_cr {
+                        self.ends.push_back(self.offset);
+                    }
+                    self.last_cr = false;
+                }
+                _ => self.last_cr = false,
+            }
+            self.offset += 1;
+        }
+    }
+
+    /// The 1-based line of a record starting at byte `start`; starts only grow.
+    fn line(&mut self, start: u64) -> u64 {
+        while self.ends.front().is_some_and(|end| *end < start) {
+            self.ends.pop_front();
+            self.counted += 1;
+        }
+        self.counted + 1
+    }
+}
+
+/// A reader that feeds a [`LineIndex`].
+struct Counting<R> {
+    inner: R,
+    index: std::sync::Arc<std::sync::Mutex<LineIndex>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.index.lock().expect("the line index is never poisoned").scan(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// An open CSV file.
 pub struct Csv {
-    reader: csv::Reader<std::io::BufReader<std::fs::File>>,
+    reader: csv::Reader<Counting<std::fs::File>>,
+    lines: std::sync::Arc<std::sync::Mutex<LineIndex>>,
     fields: Vec<String>,
     display: String,
     chunk_rows: usize,
@@ -21,6 +79,7 @@ impl Csv {
     /// Opens the file and reads its header (or takes the job's field names).
     pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Self> {
         let handle = open_file(&file.path)?;
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(LineIndex::default()));
         let reader = csv::ReaderBuilder::new()
             .delimiter(options.delimiter)
             .quote(options.quote)
@@ -30,9 +89,13 @@ impl Csv {
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(1 << 20)
-            .from_reader(std::io::BufReader::with_capacity(1 << 20, handle));
+            .from_reader(Counting {
+                inner: handle,
+                index: lines.clone(),
+            });
         let mut csv = Csv {
             reader,
+            lines,
             fields: Vec::new(),
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
@@ -60,7 +123,9 @@ impl Csv {
     }
 
     fn line(&self) -> Option<Position> {
-        self.record.position().map(|p| Position::Line { line: p.line() })
+        let start = self.record.position()?.byte();
+        let line = self.lines.lock().expect("the line index is never poisoned").line(start);
+        Some(Position::Line { line })
     }
 
     fn error(&self, position: Option<Position>, problem: impl Into<String>) -> Error {
@@ -78,7 +143,9 @@ impl Csv {
 
     fn read_record(&mut self) -> Result<bool> {
         self.reader.read_byte_record(&mut self.record).map_err(|error| {
-            let position = error.position().map(|p| Position::Line { line: p.line() });
+            let position = error.position().map(|p| Position::Line {
+                line: self.lines.lock().expect("the line index is never poisoned").line(p.byte()),
+            });
             if !error.is_io_error() {
                 return self.error(position, error.to_string());
             }
@@ -136,7 +203,10 @@ impl Csv {
                 })?;
                 columns.column(index).append_value(text);
             }
-            lines.push(self.record.position().map_or(0, csv::Position::line));
+            lines.push(match self.line() {
+                Some(Position::Line { line }) => line,
+                _ => 0,
+            });
         }
         debug_assert_eq!(columns.width(), width);
         if lines.is_empty() && skipped == 0 {
@@ -168,5 +238,38 @@ impl Iterator for Csv {
 impl Source for Csv {
     fn fields(&self) -> &[String] {
         &self.fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+
+    fn record_lines(data: &str) -> Vec<u64> {
+        let index = std::sync::Arc::new(std::sync::Mutex::new(LineIndex::default()));
+        let counting = Counting {
+            inner: data.as_bytes(),
+            index: index.clone(),
+        };
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(counting);
+        let mut record = csv::ByteRecord::new();
+        let mut lines = Vec::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            lines.push(index.lock().unwrap().line(record.position().unwrap().byte()));
+        }
+        lines
+    }
+
+    #[test]
+    fn lines_count_crlf_lf_bare_cr_and_quoted_line_ends() {
+        assert_eq!(record_lines("h\r\na\r\nb\r\n"), [1, 2, 3]);
+        assert_eq!(record_lines("h\na\nb\n"), [1, 2, 3]);
+        assert_eq!(record_lines("h\ra\rb\r"), [1, 2, 3]);
+        assert_eq!(record_lines("h\n\"x\ry\"\nb\n"), [1, 2, 4]);
+        let mut sink = Vec::new();
+        Counting { inner: &b"ab"[..], index: std::sync::Arc::default() }.read_to_end(&mut sink).unwrap();
+        assert_eq!(sink, b"ab");
     }
 }

@@ -1,0 +1,121 @@
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::pg::{TestDb, repo, shared};
+
+fn pgbatch(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
+    command.current_dir(dir).args(args).env("PGBATCH_JOBS", repo().join("jobs"));
+    for var in ["DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGAPPNAME"] {
+        command.env_remove(var);
+    }
+    if let Some(url) = url {
+        command.env("DATABASE_URL", url);
+    }
+    command.output().unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).lines().filter(|l| !l.starts_with('{')).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn loads_then_reruns_as_a_no_op_with_json_lines() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = shared("xeneta/rates.sql").display().to_string();
+    for job in ["shipping_regions", "shipping_ports"] {
+        let out = pgbatch(dir.path(), Some(&db.url()), &["load", job, &dump]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "--json", "shipping_prices", &dump]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["status"], "loaded");
+    assert_eq!(line["rows_loaded"], 56_689);
+    let first = line["batch_id"].clone();
+
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "--json", "shipping_prices", &dump]);
+    assert_eq!(code(&out), 0);
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((line["status"].as_str(), &line["batch_id"]), (Some("already_loaded"), &first));
+
+    let out = pgbatch(dir.path(), Some(&db.url()), &["batches", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}
+
+#[test]
+fn bad_data_exits_65_naming_file_line_column_and_value() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prices_2016-02-01_2016-02-01.csv");
+    std::fs::write(&file, "orig_code,dest_code,day,price\nCNSGH,GBFXT,2016-02-01,100\nCNSGH,GBFXT,2016-02-01,12.5\n").unwrap();
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "shipping_prices_restate", "prices_2016-02-01_2016-02-01.csv"]);
+    assert_eq!(code(&out), 65);
+    assert_eq!(
+        stderr(&out),
+        "pgbatch: error: prices_2016-02-01_2016-02-01.csv: line 3, column \"price\": cannot parse \"12.5\" as integer"
+    );
+}
+
+#[test]
+fn missing_file_exits_66() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "shipping_prices", "nope.sql"]);
+    assert_eq!(code(&out), 66);
+    assert_eq!(stderr(&out), "pgbatch: error: nope.sql: no such file");
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "shipping_prices", "*.sql"]);
+    assert_eq!(code(&out), 66);
+    assert_eq!(stderr(&out), "pgbatch: error: *.sql: the glob matches no file");
+}
+
+#[test]
+fn unreachable_database_exits_69_and_is_retryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("host={} port=1 user=postgres dbname=x", dir.path().display());
+    let out = pgbatch(dir.path(), Some(&url), &["--json", "run", "shipping_prices"]);
+    assert_eq!(code(&out), 69, "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["retryable"], true);
+}
+
+#[test]
+fn configuration_errors_exit_78_listing_every_problem() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgbatch(dir.path(), None, &["run", "shipping_prices"]);
+    assert_eq!(code(&out), 78);
+    assert_eq!(
+        stderr(&out),
+        "pgbatch: error: no database configured: set DATABASE_URL or the PG* variables (PGHOST, PGUSER, ...)"
+    );
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "table = \"prices\"\nmode = \"merge\"\n[columns.price]\nmin = \"x\"\n[columns.nope]\n",
+    )
+    .unwrap();
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "bad.toml", "x.csv"]);
+    assert_eq!(code(&out), 78);
+    assert_eq!(
+        stderr(&out),
+        "pgbatch: error: bad.toml: column \"nope\" is not in the target table; \
+         bad.toml: [columns.price] min = \"x\" does not fit the column's type (integer); \
+         bad.toml: mode \"merge\" is unknown (expected append, upsert, insert_new, replace or replace_covered)"
+    );
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "no_such_job"]);
+    assert_eq!(code(&out), 78);
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgbatch(dir.path(), None, &["load"]);
+    assert_eq!(code(&out), 64);
+    let out = pgbatch(dir.path(), None, &["--help"]);
+    assert_eq!(code(&out), 0);
+}

@@ -1,0 +1,13 @@
+//! Integration tests: one binary, against a real PostgreSQL the harness starts itself.
+
+/// The test cluster and per-test databases.
+mod pg;
+
+/// Binary COPY bytes against what the server itself writes, and round trips.
+mod encode;
+
+/// Loads of the real datasets; atomicity; exactly-once; load modes.
+mod load;
+
+/// The `pgbatch` binary: exit codes, messages, JSON lines.
+mod cli;

@@ -1,12 +1,12 @@
-//! Encoder throughput, rows per second for each PostgreSQL type (one nullable column, one
+//! Encoder throughput, rows per second for each `PostgreSQL` type (one nullable column, one
 //! row in ten NULL), and for a Beijing-shaped long row.
 //! Run: cargo bench --bench encode
 
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array,
-    RecordBatch, StringArray, TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{Field, Schema};
 use bytes::BytesMut;
@@ -20,25 +20,62 @@ fn nth_null<T>(f: impl Fn(usize) -> T) -> impl Iterator<Item = Option<T>> {
     (0..ROWS).map(move |i| if i % 10 == 0 { None } else { Some(f(i)) })
 }
 
-#[expect(clippy::cast_possible_truncation, clippy::cast_possible_wrap, clippy::cast_precision_loss, reason = "synthetic values")]
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_precision_loss,
+    reason = "synthetic values"
+)]
 fn columns() -> Vec<(&'static str, PgType, ArrayRef)> {
     let texts: Vec<Option<String>> = nth_null(|i| format!("station-{}", i % 12)).collect();
     let numerics: Vec<Option<String>> = nth_null(|i| format!("{}.{:02}", i, i % 100)).collect();
     vec![
-        ("bool", PgType::Bool, Arc::new(nth_null(|i| i % 2 == 0).collect::<BooleanArray>())),
-        ("int2", PgType::Int2, Arc::new(nth_null(|i| i as i16).collect::<Int16Array>())),
-        ("int4", PgType::Int4, Arc::new(nth_null(|i| i as i32).collect::<Int32Array>())),
-        ("int8", PgType::Int8, Arc::new(nth_null(|i| i as i64).collect::<Int64Array>())),
-        ("float4", PgType::Float4, Arc::new(nth_null(|i| i as f32 / 3.0).collect::<Float32Array>())),
-        ("float8", PgType::Float8, Arc::new(nth_null(|i| i as f64 / 3.0).collect::<Float64Array>())),
+        (
+            "bool",
+            PgType::Bool,
+            Arc::new(nth_null(|i| i % 2 == 0).collect::<BooleanArray>()),
+        ),
+        (
+            "int2",
+            PgType::Int2,
+            Arc::new(nth_null(|i| i as i16).collect::<Int16Array>()),
+        ),
+        (
+            "int4",
+            PgType::Int4,
+            Arc::new(nth_null(|i| i as i32).collect::<Int32Array>()),
+        ),
+        (
+            "int8",
+            PgType::Int8,
+            Arc::new(nth_null(|i| i as i64).collect::<Int64Array>()),
+        ),
+        (
+            "float4",
+            PgType::Float4,
+            Arc::new(nth_null(|i| i as f32 / 3.0).collect::<Float32Array>()),
+        ),
+        (
+            "float8",
+            PgType::Float8,
+            Arc::new(nth_null(|i| i as f64 / 3.0).collect::<Float64Array>()),
+        ),
         ("numeric", PgType::Numeric, Arc::new(StringArray::from(numerics))),
         ("text", PgType::Text, Arc::new(StringArray::from(texts.clone()))),
         ("jsonb", PgType::Jsonb, Arc::new(StringArray::from(texts))),
-        ("date", PgType::Date, Arc::new(nth_null(|i| i as i32).collect::<Date32Array>())),
+        (
+            "date",
+            PgType::Date,
+            Arc::new(nth_null(|i| i as i32).collect::<Date32Array>()),
+        ),
         (
             "timestamptz",
             PgType::Timestamptz,
-            Arc::new(nth_null(|i| i as i64 * 3_600_000_000).collect::<TimestampMicrosecondArray>().with_timezone("UTC")),
+            Arc::new(
+                nth_null(|i| i as i64 * 3_600_000_000)
+                    .collect::<TimestampMicrosecondArray>()
+                    .with_timezone("UTC"),
+            ),
         ),
     ]
 }

@@ -216,10 +216,7 @@ impl Error {
 
     /// Whether running the same command again may succeed.
     pub fn is_retryable(&self) -> bool {
-        match self.exit_code() {
-            exit::UNAVAILABLE | exit::TEMP_FAIL => true,
-            _ => false,
-        }
+        matches!(self.exit_code(), exit::UNAVAILABLE | exit::TEMP_FAIL)
     }
 }
 
@@ -231,10 +228,10 @@ fn exit_code_for_sqlstate(code: &str) -> u8 {
         "22" | "23" => exit::DATA,
         // connection exception, operator intervention (shutdown), system error
         "08" | "57" | "58" => exit::UNAVAILABLE,
-        // insufficient resources, transaction rollback (serialization, deadlock), lock timeout
-        "53" | "40" | "55" => exit::TEMP_FAIL,
         // auth, invalid catalog (database does not exist), undefined objects, syntax
         "28" | "3D" | "3F" | "42" => exit::CONFIG,
+        // insufficient resources (53), transaction rollback: serialization, deadlock (40),
+        // lock timeout (55), and anything unknown: worth a retry
         _ => exit::TEMP_FAIL,
     }
 }

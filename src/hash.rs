@@ -11,10 +11,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Lowercase hex of a digest.
 pub fn to_hex(digest: &[u8]) -> String {
-    digest.iter().fold(String::with_capacity(digest.len() * 2), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    digest
+        .iter()
+        .fold(String::with_capacity(digest.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }
 
 /// Hashes a file as a stream, in blocks of 1 MiB.

@@ -1,4 +1,4 @@
-//! pgbatch loads batches of CSV and Parquet files into PostgreSQL all-or-nothing, with
+//! pgbatch loads batches of CSV and Parquet files into `PostgreSQL` all-or-nothing, with
 //! binary COPY.
 //!
 //! The pieces, top down: [`job`] (what a load does), [`pipeline`] (sources, conform,

@@ -14,7 +14,11 @@ use pgbatch::job::Spec;
 use pgbatch::pipeline::{self, LoadOptions, Progress, Status, Summary};
 
 #[derive(Parser)]
-#[command(name = "pgbatch", version, about = "Load batches of CSV and Parquet files into PostgreSQL, all or nothing")]
+#[command(
+    name = "pgbatch",
+    version,
+    about = "Load batches of CSV and Parquet files into PostgreSQL, all or nothing"
+)]
 struct Cli {
     /// Print one JSON line per batch (and per error) on stdout.
     #[arg(long, global = true)]
@@ -44,10 +48,7 @@ enum Command {
         force: bool,
     },
     /// Do everything a load does, then roll back: reports what would be loaded.
-    Validate {
-        job: String,
-        files: Vec<String>,
-    },
+    Validate { job: String, files: Vec<String> },
     /// List the batches in the ledger, newest first.
     Batches {
         #[arg(long, default_value_t = 20)]
@@ -103,9 +104,16 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PGBATCH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if std::io::stderr().is_terminal() { "warn" } else { "info" }));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PGBATCH_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if std::io::stderr().is_terminal() {
+            "warn"
+        } else {
+            "info"
+        })
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::io::stderr().is_terminal() {
         builder.compact().init();
     } else {
@@ -133,10 +141,41 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             }
             Ok(())
         }
-        Command::Load(args) => load(&cli.jobs_dir, &args.job, &args.files, LoadOptions { force: args.force, dry_run: false }, cli.json).await,
-        Command::Run { job, force } => load(&cli.jobs_dir, &job, &[], LoadOptions { force, dry_run: false }, cli.json).await,
+        Command::Load(args) => {
+            load(
+                &cli.jobs_dir,
+                &args.job,
+                &args.files,
+                LoadOptions {
+                    force: args.force,
+                    dry_run: false,
+                },
+                cli.json,
+            )
+            .await
+        }
+        Command::Run { job, force } => {
+            load(
+                &cli.jobs_dir,
+                &job,
+                &[],
+                LoadOptions { force, dry_run: false },
+                cli.json,
+            )
+            .await
+        }
         Command::Validate { job, files } => {
-            load(&cli.jobs_dir, &job, &files, LoadOptions { force: true, dry_run: true }, cli.json).await
+            load(
+                &cli.jobs_dir,
+                &job,
+                &files,
+                LoadOptions {
+                    force: true,
+                    dry_run: true,
+                },
+                cli.json,
+            )
+            .await
         }
         Command::Batches { limit } => {
             let client = connect().await?;
@@ -156,7 +195,13 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
     }
 }
 
-async fn load(jobs_dir: &std::path::Path, job: &str, files: &[String], options: LoadOptions, json: bool) -> pgbatch::Result<()> {
+async fn load(
+    jobs_dir: &std::path::Path,
+    job: &str,
+    files: &[String],
+    options: LoadOptions,
+    json: bool,
+) -> pgbatch::Result<()> {
     let spec = Spec::find(job, jobs_dir)?;
     let mut client = connect().await?;
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
@@ -183,7 +228,11 @@ fn print_summary(summary: &Summary, json: bool) {
         Status::Loaded | Status::Validated => println!(
             "{}: {} batch {id}: {} files, {} rows read, {} loaded into {} ({}), {} skipped, {} deleted, in {} ms",
             summary.job,
-            if summary.status == Status::Loaded { "loaded" } else { "validated (rolled back)" },
+            if summary.status == Status::Loaded {
+                "loaded"
+            } else {
+                "validated (rolled back)"
+            },
             summary.files,
             summary.rows_read,
             summary.rows_loaded,
@@ -212,7 +261,8 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, files: usize, bytes: u64) {
-        self.0.set_message(format!("loading {files} file(s), {}", indicatif::HumanBytes(bytes)));
+        self.0
+            .set_message(format!("loading {files} file(s), {}", indicatif::HumanBytes(bytes)));
         self.0.enable_steady_tick(std::time::Duration::from_millis(120));
     }
 

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 // language=PostgreSQL
 const COLUMNS_SQL: &str = include_str!("../../sql/catalog/columns.sql");
 
-/// The PostgreSQL types pgbatch loads. Each has an encoder in `pipeline::encode`.
+/// The `PostgreSQL` types pgbatch loads. Each has an encoder in `pipeline::encode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PgType {
     Bool,
@@ -103,9 +103,7 @@ impl Column {
     /// The maximum length in characters, for `varchar(n)` and `char(n)`.
     pub fn max_chars(&self) -> Option<usize> {
         match self.ty {
-            Some(PgType::Varchar | PgType::Bpchar) if self.typmod >= 4 => {
-                usize::try_from(self.typmod - 4).ok()
-            }
+            Some(PgType::Varchar | PgType::Bpchar) if self.typmod >= 4 => usize::try_from(self.typmod - 4).ok(),
             _ => None,
         }
     }

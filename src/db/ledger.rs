@@ -78,7 +78,8 @@ pub async fn find(client: &impl GenericClient, job: &str, content_hash: &str) ->
 
 /// Records a batch; returns its id.
 pub async fn record(client: &impl GenericClient, batch: &NewBatch<'_>) -> Result<i64> {
-    let sources = serde_json::to_value(batch.sources).map_err(|error| Error::from(crate::error::ErrorKind::Internal(error.to_string())))?;
+    let sources = serde_json::to_value(batch.sources)
+        .map_err(|error| Error::from(crate::error::ErrorKind::Internal(error.to_string())))?;
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let host = std::env::var("HOSTNAME").ok();
     let row = client

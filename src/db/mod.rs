@@ -13,14 +13,7 @@ use crate::error::{Error, Result};
 
 /// The libpq variables pgbatch reads, in the order libpq documents them.
 /// See <https://www.postgresql.org/docs/current/libpq-envars.html>.
-const PG_VARS: [&str; 6] = [
-    "PGHOST",
-    "PGPORT",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGDATABASE",
-    "PGAPPNAME",
-];
+const PG_VARS: [&str; 6] = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGAPPNAME"];
 
 /// How long a connection attempt may take before the database counts as unavailable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,7 +37,7 @@ impl ConnectOptions {
             config.application_name("pgbatch");
         }
         if config.get_user().is_none() {
-            config.user(&default_user());
+            config.user(default_user());
         }
         Ok(Self { config })
     }
@@ -64,19 +57,19 @@ impl ConnectOptions {
         }
         let mut config = Config::new();
         // libpq's defaults on Debian: the socket directory, port 5432, the OS user.
-        config.host(&lookup("PGHOST").unwrap_or_else(|| "/var/run/postgresql".into()));
+        config.host(lookup("PGHOST").unwrap_or_else(|| "/var/run/postgresql".into()));
         let port = lookup("PGPORT").unwrap_or_else(|| "5432".into());
         config.port(
             port.parse()
                 .map_err(|_| Error::config(format!("PGPORT {port:?} is not a port number")))?,
         );
         let user = lookup("PGUSER").unwrap_or_else(default_user);
-        config.dbname(&lookup("PGDATABASE").unwrap_or_else(|| user.clone()));
+        config.dbname(lookup("PGDATABASE").unwrap_or_else(|| user.clone()));
         config.user(&user);
         if let Some(password) = lookup("PGPASSWORD") {
             config.password(password);
         }
-        config.application_name(&lookup("PGAPPNAME").unwrap_or_else(|| "pgbatch".into()));
+        config.application_name(lookup("PGAPPNAME").unwrap_or_else(|| "pgbatch".into()));
         config.connect_timeout(CONNECT_TIMEOUT);
         Ok(Some(Self { config }))
     }

@@ -25,7 +25,12 @@ impl Ident {
 
     /// Quotes each part of a dotted table name (`schema.table`).
     pub fn qualified(name: &str) -> Self {
-        Ident(name.split('.').map(|part| Ident::new(part).0).collect::<Vec<_>>().join("."))
+        Ident(
+            name.split('.')
+                .map(|part| Ident::new(part).0)
+                .collect::<Vec<_>>()
+                .join("."),
+        )
     }
 
     /// The identifier as SQL text.
@@ -92,15 +97,12 @@ impl FormatKind {
 
     /// Guesses the kind from a file name's suffix.
     pub fn from_path(path: &str) -> Option<Self> {
-        let lower = path.to_ascii_lowercase();
-        if lower.ends_with(".parquet") || lower.ends_with(".pq") {
-            Some(FormatKind::Parquet)
-        } else if lower.ends_with(".sql") {
-            Some(FormatKind::PgDump)
-        } else if [".csv", ".tsv", ".txt"].iter().any(|suffix| lower.ends_with(suffix)) {
-            Some(FormatKind::Csv)
-        } else {
-            None
+        let extension = Path::new(path).extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "parquet" | "pq" => Some(FormatKind::Parquet),
+            "sql" => Some(FormatKind::PgDump),
+            "csv" | "tsv" | "txt" => Some(FormatKind::Csv),
+            _ => None,
         }
     }
 }
@@ -251,9 +253,8 @@ impl Spec {
             path: path.to_path_buf(),
             source,
         })?;
-        let raw: RawJob = toml::from_str(&text).map_err(|error| {
-            Error::config(format!("{}: {}", path.display(), error.to_string().trim_end()))
-        })?;
+        let raw: RawJob = toml::from_str(&text)
+            .map_err(|error| Error::config(format!("{}: {}", path.display(), error.to_string().trim_end())))?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("job");
         let name = raw.name.clone().unwrap_or_else(|| stem.to_owned());
         Ok(Spec {
@@ -297,6 +298,10 @@ fn single_byte(value: Option<&String>, what: &str, default: u8, problems: &mut V
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the spec, in the order a reader checks it"
+)]
 fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
     let raw = &spec.raw;
     let source = resolve_source(raw, problems);
@@ -315,8 +320,7 @@ fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
         if u.fields.is_empty() {
             problems.push("[unpivot] lists no fields".into());
         }
-        let set_columns: std::collections::BTreeSet<&String> =
-            u.fields.iter().flat_map(|f| f.set.keys()).collect();
+        let set_columns: std::collections::BTreeSet<&String> = u.fields.iter().flat_map(|f| f.set.keys()).collect();
         for field in &u.fields {
             for name in &set_columns {
                 if !field.set.contains_key(*name) {
@@ -327,19 +331,27 @@ fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
                 }
             }
         }
-        if let Some(column) = catalog_column(find(&u.value), &u.value, problems) {
-            if let Some(target) = make_target(column, ValueRule::Unpivoted, &u.parse, &default_parse, problems) {
-                columns.push(target);
-            }
+        if let Some(column) = catalog_column(find(&u.value), &u.value, problems)
+            && let Some(target) = make_target(column, ValueRule::Unpivoted, &u.parse, &default_parse, problems)
+        {
+            columns.push(target);
         }
         for name in set_columns {
-            let values = u.fields.iter().map(|f| f.set.get(name).cloned().unwrap_or_default()).collect();
-            if let Some(column) = catalog_column(find(name), name, problems) {
-                if let Some(target) =
-                    make_target(column, ValueRule::PerField(values), &RawColumn::default(), &default_parse, problems)
-                {
-                    columns.push(target);
-                }
+            let values = u
+                .fields
+                .iter()
+                .map(|f| f.set.get(name).cloned().unwrap_or_default())
+                .collect();
+            if let Some(column) = catalog_column(find(name), name, problems)
+                && let Some(target) = make_target(
+                    column,
+                    ValueRule::PerField(values),
+                    &RawColumn::default(),
+                    &default_parse,
+                    problems,
+                )
+            {
+                columns.push(target);
             }
         }
         unpivot = Some(Unpivot {
@@ -350,7 +362,9 @@ fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
 
     for (name, spec_column) in &raw.columns {
         if columns.iter().any(|c| &c.name == name) {
-            problems.push(format!("column {name:?} is set both by [unpivot] and by [columns.{name}]"));
+            problems.push(format!(
+                "column {name:?} is set both by [unpivot] and by [columns.{name}]"
+            ));
             continue;
         }
         let Some(column) = catalog_column(find(name), name, problems) else {
@@ -468,7 +482,9 @@ fn catalog_column<'c>(column: Option<&'c Column>, name: &str, problems: &mut Vec
             None
         }
         Some(c) if c.generated => {
-            problems.push(format!("column {name:?} is generated by the database and cannot be loaded"));
+            problems.push(format!(
+                "column {name:?} is generated by the database and cannot be loaded"
+            ));
             None
         }
         Some(c) => Some(c),
@@ -595,13 +611,20 @@ fn make_target(
     };
     if let Some(format) = &parse.format {
         if !matches!(ty, PgType::Date | PgType::Timestamp | PgType::Timestamptz) {
-            problems.push(format!("[columns.{name}] has a `format`, but {} values take none", ty.name()));
+            problems.push(format!(
+                "[columns.{name}] has a `format`, but {} values take none",
+                ty.name()
+            ));
         } else if chrono::format::StrftimeItems::new(format).any(|i| matches!(i, chrono::format::Item::Error)) {
-            problems.push(format!("[columns.{name}] format {format:?} is not a valid chrono format"));
+            problems.push(format!(
+                "[columns.{name}] format {format:?} is not a valid chrono format"
+            ));
         }
     }
     if parse.timezone.is_some() && ty != PgType::Timestamptz {
-        problems.push(format!("[columns.{name}] has a `timezone`, but only timestamptz columns take one"));
+        problems.push(format!(
+            "[columns.{name}] has a `timezone`, but only timestamptz columns take one"
+        ));
     }
     let bound = |value: Option<&toml::Value>, which: &str, problems: &mut Vec<String>| {
         value.and_then(|v| {
@@ -622,7 +645,10 @@ fn make_target(
         pattern: spec.pattern.as_deref().and_then(|p| match Regex::new(p) {
             Ok(regex) if ty.is_textual() => Some(regex),
             Ok(_) => {
-                problems.push(format!("[columns.{name}] has a `pattern`, but {} values are not text", ty.name()));
+                problems.push(format!(
+                    "[columns.{name}] has a `pattern`, but {} values are not text",
+                    ty.name()
+                ));
                 None
             }
             Err(error) => {
@@ -661,7 +687,11 @@ pub fn parse_offset(tz: &str) -> Option<FixedOffset> {
 fn bound_value(ty: PgType, value: &toml::Value) -> Option<f64> {
     use toml::Value as V;
     match (ty, value) {
-        (PgType::Int2 | PgType::Int4 | PgType::Int8 | PgType::Float4 | PgType::Float8 | PgType::Numeric, V::Integer(i)) => {
+        (
+            PgType::Int2 | PgType::Int4 | PgType::Int8 | PgType::Float4 | PgType::Float8 | PgType::Numeric,
+            V::Integer(i),
+        ) =>
+        {
             #[expect(clippy::cast_precision_loss, reason = "bounds beyond 2^53 are not meaningful checks")]
             Some(*i as f64)
         }
@@ -678,7 +708,10 @@ fn bound_value(ty: PgType, value: &toml::Value) -> Option<f64> {
                         .map(|t| t.and_utc().timestamp_micros())
                 })
                 .ok()?;
-            #[expect(clippy::cast_precision_loss, reason = "microsecond bounds fit f64 exactly until year 287396")]
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "microsecond bounds fit f64 exactly until year 287396"
+            )]
             Some(micros as f64)
         }
         _ => None,
@@ -816,7 +849,9 @@ mod tests {
     #[test]
     fn unlisted_columns_map_by_name_in_table_order() {
         let catalog = [column("a", PgType::Text, false), column("b", PgType::Int8, false)];
-        let job = spec("table = \"t\"\n[columns.b]\nfrom = \"B\"").resolve(&catalog).unwrap();
+        let job = spec("table = \"t\"\n[columns.b]\nfrom = \"B\"")
+            .resolve(&catalog)
+            .unwrap();
         let names: Vec<_> = job.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
         assert!(matches!(&job.columns[0].rule, ValueRule::Field { name, implicit: true } if name == "a"));

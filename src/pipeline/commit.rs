@@ -35,7 +35,11 @@ pub fn copy_statement(job: &Job) -> String {
 }
 
 fn column_list(job: &Job) -> String {
-    job.columns.iter().map(|c| c.ident.as_sql()).collect::<Vec<_>>().join(", ")
+    job.columns
+        .iter()
+        .map(|c| c.ident.as_sql())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn idents(list: &[Ident]) -> String {
@@ -63,7 +67,9 @@ fn render(template: &str, job: &Job) -> String {
             };
         }
         Mode::ReplaceCovered(cover) => {
-            sql = sql.replace("{cover}", cover.column.as_sql()).replace("{cover_type}", &cover.declared);
+            sql = sql
+                .replace("{cover}", cover.column.as_sql())
+                .replace("{cover_type}", &cover.declared);
         }
         Mode::Append | Mode::Replace => {}
     }
@@ -85,7 +91,7 @@ pub async fn stage(tx: &Transaction<'_>, job: &Job) -> Result<()> {
 pub struct Merged {
     /// Rows inserted or updated in the target.
     pub rows_loaded: u64,
-    /// Old rows deleted (replace, replace_covered).
+    /// Old rows deleted (replace, `replace_covered`).
     pub rows_deleted: u64,
 }
 
@@ -113,7 +119,10 @@ pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(Stri
         Mode::Replace => {
             let rows_deleted = run(render(DELETE_ALL_SQL, job), "deleting the old rows").await?;
             let rows_loaded = run(render(INSERT_SQL, job), "inserting the batch").await?;
-            Merged { rows_loaded, rows_deleted }
+            Merged {
+                rows_loaded,
+                rows_deleted,
+            }
         }
         Mode::ReplaceCovered(_) => {
             let lows: Vec<&str> = ranges.iter().map(|(lo, _)| lo.as_str()).collect();
@@ -123,7 +132,10 @@ pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(Stri
                 .await
                 .map_err(|error| Error::db("deleting the covered rows (replace_covered mode)", error))?;
             let rows_loaded = run(render(INSERT_SQL, job), "inserting the batch").await?;
-            Merged { rows_loaded, rows_deleted }
+            Merged {
+                rows_loaded,
+                rows_deleted,
+            }
         }
     })
 }

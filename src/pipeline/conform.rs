@@ -9,8 +9,7 @@ use std::sync::Arc;
 use arrow_array::builder::{BooleanBuilder, PrimitiveBuilder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
-    TimestampMicrosecondType,
+    Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
@@ -139,7 +138,10 @@ impl Conformer {
         let constant = |target: &Target, value: &str| -> Result<ArrayRef> {
             let strings = StringArray::from(vec![value]);
             parse_strings(&strings, target, &|_| None, file).map_err(|error| {
-                Error::config(format!("column {:?}: constant {value:?} does not fit: {error}", target.name))
+                Error::config(format!(
+                    "column {:?}: constant {value:?} does not fit: {error}",
+                    target.name
+                ))
             })
         };
         let mut targets = Vec::with_capacity(job.columns.len());
@@ -148,12 +150,18 @@ impl Conformer {
                 ValueRule::Field { name, implicit } => match fields.iter().position(|f| f == name) {
                     Some(i) => Input::Field(i),
                     None if *implicit && !target.not_null => Input::Missing,
-                    None => return Err(file_error(format!(
-                        "no field {name:?} for column {:?}{}; the file has {}",
-                        target.name,
-                        if *implicit { ", which is NOT NULL (map it in [columns])" } else { "" },
-                        list(fields)
-                    ))),
+                    None => {
+                        return Err(file_error(format!(
+                            "no field {name:?} for column {:?}{}; the file has {}",
+                            target.name,
+                            if *implicit {
+                                ", which is NOT NULL (map it in [columns])"
+                            } else {
+                                ""
+                            },
+                            list(fields)
+                        )));
+                    }
                 },
                 ValueRule::Template(segments) => Input::Template(
                     segments
@@ -166,23 +174,20 @@ impl Conformer {
                 ),
                 ValueRule::Constant(value) => Input::Constant(constant(target, value)?),
                 ValueRule::Path(regex) => {
-                    let captured = regex
-                        .captures(file_name)
-                        .and_then(|c| c.get(1))
-                        .ok_or_else(|| {
-                            file_error(format!(
-                                "the file name {file_name:?} does not match {:?} (column {:?} takes its value from it)",
-                                regex.as_str(),
-                                target.name
-                            ))
-                        })?;
+                    let captured = regex.captures(file_name).and_then(|c| c.get(1)).ok_or_else(|| {
+                        file_error(format!(
+                            "the file name {file_name:?} does not match {:?} (column {:?} takes its value from it)",
+                            regex.as_str(),
+                            target.name
+                        ))
+                    })?;
                     let strings = StringArray::from(vec![captured.as_str()]);
                     Input::Constant(parse_strings(&strings, target, &|_| None, file)?)
                 }
                 ValueRule::Unpivoted => Input::Unpivoted,
-                ValueRule::PerField(values) => Input::PerField(
-                    values.iter().map(|v| constant(target, v)).collect::<Result<_>>()?,
-                ),
+                ValueRule::PerField(values) => {
+                    Input::PerField(values.iter().map(|v| constant(target, v)).collect::<Result<_>>()?)
+                }
             };
             targets.push((target.clone(), input));
         }
@@ -234,7 +239,10 @@ impl Conformer {
         }
         let rows_read = rows as u64 + chunk.skipped;
         let Some((fields, skip_null)) = &self.unpivot else {
-            let columns = columns.into_iter().map(|c| c.expect("every input without unpivot gives a column")).collect();
+            let columns = columns
+                .into_iter()
+                .map(|c| c.expect("every input without unpivot gives a column"))
+                .collect();
             let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(internal)?;
             return Ok(Conformed {
                 batch,
@@ -261,9 +269,7 @@ impl Conformer {
         for ((_, input), column) in self.targets.iter().zip(&columns) {
             let parts: Vec<ArrayRef> = match (input, column) {
                 (Input::Unpivoted, _) => values.clone(),
-                (Input::PerField(constants), _) => {
-                    constants.iter().map(|c| repeat(c, rows)).collect::<Result<_>>()?
-                }
+                (Input::PerField(constants), _) => constants.iter().map(|c| repeat(c, rows)).collect::<Result<_>>()?,
                 (_, Some(array)) => vec![array.clone(); fields.len()],
                 (_, None) => unreachable!("only unpivot inputs give no column"),
             };
@@ -343,12 +349,11 @@ fn template(parts: &[Part], batch: &RecordBatch, rows: usize) -> Result<StringAr
 
 /// Any array as `Utf8` text (Arrow's display of each value).
 fn as_strings(array: &ArrayRef) -> Result<Cow<'_, StringArray>> {
-    match array.data_type() {
-        DataType::Utf8 => Ok(Cow::Borrowed(array.as_string::<i32>())),
-        _ => {
-            let cast = arrow_cast::cast(array, &DataType::Utf8).map_err(internal)?;
-            Ok(Cow::Owned(cast.as_string::<i32>().clone()))
-        }
+    if array.data_type() == &DataType::Utf8 {
+        Ok(Cow::Borrowed(array.as_string::<i32>()))
+    } else {
+        let cast = arrow_cast::cast(array, &DataType::Utf8).map_err(internal)?;
+        Ok(Cow::Owned(cast.as_string::<i32>().clone()))
     }
 }
 
@@ -391,7 +396,11 @@ fn convert(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result
                     0,
                     target,
                     None,
-                    format!("cannot convert {} values to {}: {error}", array.data_type(), target.ty.name()),
+                    format!(
+                        "cannot convert {} values to {}: {error}",
+                        array.data_type(),
+                        target.ty.name()
+                    ),
                 )
             })?;
             // A value that was there before the cast and is NULL after it did not fit.
@@ -434,6 +443,7 @@ fn required_problem(target: &Target) -> String {
     }
 }
 
+#[expect(clippy::too_many_lines, reason = "one arm per PostgreSQL type")]
 fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str) -> Result<ArrayRef> {
     let parse = &target.parse;
     let fail = |row: usize, value: &str, problem: String| row_error(file, at, row, target, Some(value), problem);
@@ -445,7 +455,10 @@ fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str
             Some(v) if target.checks.required => Err(fail(
                 row,
                 v,
-                format!("{v:?} is a null marker, but the column is {}", if target.not_null { "NOT NULL" } else { "required" }),
+                format!(
+                    "{v:?} is a null marker, but the column is {}",
+                    if target.not_null { "NOT NULL" } else { "required" }
+                ),
             )),
             None if target.checks.required => Err(row_error(file, at, row, target, None, required_problem(target))),
             _ => Ok((row, None)),
@@ -491,7 +504,11 @@ fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str
                 match item? {
                     (_, None) => builder.append_null(),
                     (row, Some(v)) => builder.append_value(parse_bool(v).ok_or_else(|| {
-                        fail(row, v, cannot(v, "boolean", " (expected true/false, t/f, yes/no, y/n, on/off or 1/0)"))
+                        fail(
+                            row,
+                            v,
+                            cannot(v, "boolean", " (expected true/false, t/f, yes/no, y/n, on/off or 1/0)"),
+                        )
                     })?),
                 }
             }
@@ -514,13 +531,21 @@ fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str
                 .map(days_since_epoch)
                 .map_err(|_| cannot(v, "date", &format!(" (expected format {format:?})"))))
         }
-        PgType::Timestamp => primitive!(TimestampMicrosecondType, |v: &str| parse_naive(v, parse.format.as_deref())
-            .map(|t| t.and_utc().timestamp_micros())
-            .ok_or_else(|| cannot(v, "timestamp", &expected_formats(parse.format.as_deref())))),
+        PgType::Timestamp => primitive!(TimestampMicrosecondType, |v: &str| parse_naive(
+            v,
+            parse.format.as_deref()
+        )
+        .map(|t| t.and_utc().timestamp_micros())
+        .ok_or_else(|| cannot(v, "timestamp", &expected_formats(parse.format.as_deref())))),
         PgType::Timestamptz => {
             let array = primitive!(TimestampMicrosecondType, |v: &str| parse_timestamptz(v, target)
                 .ok_or_else(|| cannot(v, "timestamptz", &expected_zoned(target))));
-            Arc::new(array.as_primitive::<TimestampMicrosecondType>().clone().with_timezone("UTC"))
+            Arc::new(
+                array
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .clone()
+                    .with_timezone("UTC"),
+            )
         }
         PgType::Numeric => {
             let mut builder = StringBuilder::with_capacity(strings.len(), strings.value_data().len());
@@ -576,12 +601,18 @@ fn parse_naive(v: &str, format: Option<&str>) -> Option<NaiveDateTime> {
     match format {
         Some(format) => NaiveDateTime::parse_from_str(v, format).ok().or_else(|| {
             // A format with no time of day gives midnight.
-            NaiveDate::parse_from_str(v, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0))
+            NaiveDate::parse_from_str(v, format)
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
         }),
         None => DEFAULT_TIMESTAMP_FORMATS
             .iter()
             .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
-            .or_else(|| NaiveDate::parse_from_str(v, DEFAULT_DATE_FORMAT).ok().and_then(|d| d.and_hms_opt(0, 0, 0))),
+            .or_else(|| {
+                NaiveDate::parse_from_str(v, DEFAULT_DATE_FORMAT)
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            }),
     }
 }
 
@@ -589,7 +620,11 @@ fn parse_timestamptz(v: &str, target: &Target) -> Option<i64> {
     let parse = &target.parse;
     if let Some(offset) = parse.timezone {
         let naive = parse_naive(v, parse.format.as_deref())?;
-        return Some((naive - chrono::Duration::seconds(i64::from(offset.local_minus_utc()))).and_utc().timestamp_micros());
+        return Some(
+            (naive - chrono::Duration::seconds(i64::from(offset.local_minus_utc())))
+                .and_utc()
+                .timestamp_micros(),
+        );
     }
     let v = v.trim();
     match &parse.format {
@@ -612,7 +647,10 @@ fn expected_zoned(target: &Target) -> String {
     match (&target.parse.format, target.parse.timezone) {
         (Some(format), _) => format!(" (expected format {format:?})"),
         (None, Some(_)) => expected_formats(None),
-        (None, None) => " (expected an ISO 8601 timestamp with an offset such as \"2016-01-31T23:00:00+01:00\", or set `timezone`)".into(),
+        (None, None) => {
+            " (expected an ISO 8601 timestamp with an offset such as \"2016-01-31T23:00:00+01:00\", or set `timezone`)"
+                .into()
+        }
     }
 }
 
@@ -629,18 +667,20 @@ fn check(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<(
             if let Some(max) = target.max_chars {
                 let chars = v.chars().count();
                 if chars > max {
-                    return Err(fail(format!("{v:?} has {chars} characters, more than the {max} the column allows")));
+                    return Err(fail(format!(
+                        "{v:?} has {chars} characters, more than the {max} the column allows"
+                    )));
                 }
             }
-            if matches!(target.ty, PgType::Json | PgType::Jsonb) {
-                if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(v) {
-                    return Err(fail(format!("{v:?} is not JSON ({error})")));
-                }
+            if matches!(target.ty, PgType::Json | PgType::Jsonb)
+                && let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(v)
+            {
+                return Err(fail(format!("{v:?} is not JSON ({error})")));
             }
-            if let Some(pattern) = &target.checks.pattern {
-                if !pattern.is_match(v) {
-                    return Err(fail(format!("{v:?} does not match the pattern {:?}", pattern.as_str())));
-                }
+            if let Some(pattern) = &target.checks.pattern
+                && !pattern.is_match(v)
+            {
+                return Err(fail(format!("{v:?} does not match the pattern {:?}", pattern.as_str())));
             }
         }
     }
@@ -655,8 +695,16 @@ fn check(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<(
                 .map(|v| v.and_then(|s| s.parse::<f64>().ok()))
                 .collect::<arrow_array::Float64Array>(),
         ),
-        DataType::Date32 => arrow_cast::cast(&arrow_cast::cast(array, &DataType::Int32).map_err(internal)?, &DataType::Float64).map_err(internal)?,
-        DataType::Timestamp(..) => arrow_cast::cast(&arrow_cast::cast(array, &DataType::Int64).map_err(internal)?, &DataType::Float64).map_err(internal)?,
+        DataType::Date32 => arrow_cast::cast(
+            &arrow_cast::cast(array, &DataType::Int32).map_err(internal)?,
+            &DataType::Float64,
+        )
+        .map_err(internal)?,
+        DataType::Timestamp(..) => arrow_cast::cast(
+            &arrow_cast::cast(array, &DataType::Int64).map_err(internal)?,
+            &DataType::Float64,
+        )
+        .map_err(internal)?,
         _ => arrow_cast::cast(array, &DataType::Float64).map_err(internal)?,
     };
     let numbers = numbers.as_primitive::<Float64Type>();
@@ -669,17 +717,31 @@ fn check(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<(
         let above = target.checks.max.is_some_and(|max| n > max);
         if below || above {
             let shown = display(array.as_ref(), row);
-            let bound = if below { "below the minimum" } else { "above the maximum" };
+            let bound = if below {
+                "below the minimum"
+            } else {
+                "above the maximum"
+            };
             let limit = if below { target.checks.min } else { target.checks.max }.unwrap_or_default();
             let limit = display_bound(target.ty, limit);
-            return Err(row_error(file, at, row, target, Some(&shown), format!("{shown} is {bound} {limit}")));
+            return Err(row_error(
+                file,
+                at,
+                row,
+                target,
+                Some(&shown),
+                format!("{shown} is {bound} {limit}"),
+            ));
         }
     }
     Ok(())
 }
 
 fn display_bound(ty: PgType, bound: f64) -> String {
-    #[expect(clippy::cast_possible_truncation, reason = "bounds of dates and timestamps were whole numbers")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "bounds of dates and timestamps were whole numbers"
+    )]
     match ty {
         PgType::Date => {
             let days = chrono::Duration::days(bound as i64);
@@ -752,7 +814,10 @@ mod tests {
         t.parse.format = Some("%Y-%m-%d %H:%M".into());
         let array = parse(&["2013-3-1 0:00"], &t).unwrap();
         // 2013-03-01 00:00 +08:00 is 2013-02-28 16:00 UTC
-        assert_eq!(array.as_primitive::<TimestampMicrosecondType>().value(0), 1_362_067_200_000_000);
+        assert_eq!(
+            array.as_primitive::<TimestampMicrosecondType>().value(0),
+            1_362_067_200_000_000
+        );
     }
 
     #[test]
@@ -772,7 +837,10 @@ mod tests {
         let mut t = target(PgType::Int4);
         t.checks.min = Some(0.0);
         let error = parse(&["5", "-1"], &t).unwrap_err();
-        assert_eq!(error.to_string(), "f.csv: line 3, column \"c\": -1 is below the minimum 0");
+        assert_eq!(
+            error.to_string(),
+            "f.csv: line 3, column \"c\": -1 is below the minimum 0"
+        );
         let mut t = target(PgType::Text);
         t.checks.pattern = Some(regex::Regex::new("^[A-Z]{5}$").unwrap());
         let error = parse(&["CNSGH", "cnsgh"], &t).unwrap_err();

@@ -1,4 +1,4 @@
-//! Encode: Arrow record batches into PostgreSQL's binary COPY format. Pure: batches in,
+//! Encode: Arrow record batches into `PostgreSQL`'s binary COPY format. Pure: batches in,
 //! bytes out, no IO, so it is tested byte for byte and benchmarked on its own.
 //!
 //! The format is described in <https://www.postgresql.org/docs/current/sql-copy.html>
@@ -24,7 +24,7 @@ pub const HEADER_LEN: usize = 19;
 /// The field count -1 that ends the stream.
 pub const TRAILER: [u8; 2] = [0xff, 0xff];
 
-/// Days from 1970-01-01 (Arrow, Unix) to 2000-01-01 (PostgreSQL's epoch).
+/// Days from 1970-01-01 (Arrow, Unix) to 2000-01-01 (`PostgreSQL`'s epoch).
 pub const PG_EPOCH_DAYS: i32 = 10_957;
 /// Microseconds from 1970-01-01 to 2000-01-01.
 pub const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -39,7 +39,7 @@ pub fn header() -> [u8; HEADER_LEN] {
     out
 }
 
-/// The Arrow type that carries values of a PostgreSQL type through the pipeline.
+/// The Arrow type that carries values of a `PostgreSQL` type through the pipeline.
 pub fn arrow_type(ty: PgType) -> DataType {
     match ty {
         PgType::Bool => DataType::Boolean,
@@ -49,12 +49,9 @@ pub fn arrow_type(ty: PgType) -> DataType {
         PgType::Float4 => DataType::Float32,
         PgType::Float8 => DataType::Float64,
         // numeric travels as canonical decimal text: exact, and free of any fixed scale
-        PgType::Numeric
-        | PgType::Text
-        | PgType::Varchar
-        | PgType::Bpchar
-        | PgType::Json
-        | PgType::Jsonb => DataType::Utf8,
+        PgType::Numeric | PgType::Text | PgType::Varchar | PgType::Bpchar | PgType::Json | PgType::Jsonb => {
+            DataType::Utf8
+        }
         PgType::Date => DataType::Date32,
         PgType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         PgType::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -83,7 +80,7 @@ pub enum EncodeError {
     InvalidNumeric { row: usize, index: usize, value: String },
 }
 
-/// Encodes batches whose columns carry the given PostgreSQL types, in order.
+/// Encodes batches whose columns carry the given `PostgreSQL` types, in order.
 #[derive(Debug, Clone)]
 pub struct Encoder {
     types: Vec<PgType>,
@@ -104,7 +101,7 @@ enum Column<'a> {
     Timestamp(&'a PrimitiveArray<TimestampMicrosecondType>),
 }
 
-/// PostgreSQL limits a field to 1 GiB.
+/// `PostgreSQL` limits a field to 1 GiB.
 const MAX_FIELD: usize = (1 << 30) - 1;
 
 impl Encoder {
@@ -132,7 +129,13 @@ impl Encoder {
             .map(|(index, (ty, array))| {
                 let expected = arrow_type(*ty);
                 if array.data_type() != &expected
-                    && !matches!((array.data_type(), &expected), (DataType::Timestamp(TimeUnit::Microsecond, Some(_)), DataType::Timestamp(TimeUnit::Microsecond, Some(_))))
+                    && !matches!(
+                        (array.data_type(), &expected),
+                        (
+                            DataType::Timestamp(TimeUnit::Microsecond, Some(_)),
+                            DataType::Timestamp(TimeUnit::Microsecond, Some(_))
+                        )
+                    )
                 {
                     return Err(EncodeError::TypeMismatch {
                         index,
@@ -248,7 +251,7 @@ fn field_len(len: usize, row: usize, index: usize) -> Result<i32, EncodeError> {
     i32::try_from(len).map_err(|_| EncodeError::FieldTooLarge { row, index, len })
 }
 
-/// A `numeric` in PostgreSQL's wire form: base-10000 digits, most significant first.
+/// A `numeric` in `PostgreSQL`'s wire form: base-10000 digits, most significant first.
 /// See `numeric_send` and `NumericVar` in `src/backend/utils/adt/numeric.c`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Numeric {
@@ -364,8 +367,8 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::{
-        BooleanArray, Date32Array, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array,
-        StringArray, TimestampMicrosecondArray,
+        BooleanArray, Date32Array, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, StringArray,
+        TimestampMicrosecondArray,
     };
     use arrow_schema::{Field, Schema};
 
@@ -433,7 +436,10 @@ mod tests {
 
     #[test]
     fn numeric_golden_bytes() {
-        let bytes = encode_pair(PgType::Numeric, Arc::new(StringArray::from(vec![Some("-12345.678"), None])));
+        let bytes = encode_pair(
+            PgType::Numeric,
+            Arc::new(StringArray::from(vec![Some("-12345.678"), None])),
+        );
         // ndigits 3, weight 1, NEG, dscale 3, digits 1 2345 6780
         assert_eq!(
             bytes,
@@ -451,7 +457,10 @@ mod tests {
 
     #[test]
     fn jsonb_golden_bytes() {
-        let bytes = encode_pair(PgType::Jsonb, Arc::new(StringArray::from(vec![Some("{\"a\":1}"), None])));
+        let bytes = encode_pair(
+            PgType::Jsonb,
+            Arc::new(StringArray::from(vec![Some("{\"a\":1}"), None])),
+        );
         assert_eq!(bytes, golden(b"\x01{\"a\":1}"));
     }
 
@@ -466,8 +475,14 @@ mod tests {
     fn timestamp_golden_bytes() {
         let unix = 1_362_067_200_000_000i64; // 2013-02-28 16:00:00 UTC
         for (ty, array) in [
-            (PgType::Timestamp, TimestampMicrosecondArray::from(vec![Some(unix), None])),
-            (PgType::Timestamptz, TimestampMicrosecondArray::from(vec![Some(unix), None]).with_timezone("UTC")),
+            (
+                PgType::Timestamp,
+                TimestampMicrosecondArray::from(vec![Some(unix), None]),
+            ),
+            (
+                PgType::Timestamptz,
+                TimestampMicrosecondArray::from(vec![Some(unix), None]).with_timezone("UTC"),
+            ),
         ] {
             let bytes = encode_pair(ty, Arc::new(array));
             assert_eq!(bytes, golden(&(unix - PG_EPOCH_MICROS).to_be_bytes()), "{ty:?}");
@@ -496,7 +511,9 @@ mod tests {
     fn mismatched_batch_is_an_error_not_a_panic() {
         let schema = Schema::new(vec![Field::new("v", DataType::Int64, true)]);
         let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(Int64Array::from(vec![1]))]).unwrap();
-        let error = Encoder::new(vec![PgType::Int4]).encode(&batch, &mut BytesMut::new()).unwrap_err();
+        let error = Encoder::new(vec![PgType::Int4])
+            .encode(&batch, &mut BytesMut::new())
+            .unwrap_err();
         assert_eq!(error.to_string(), "column 0 is Int64, expected Int32 for integer");
     }
 }

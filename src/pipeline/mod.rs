@@ -110,7 +110,9 @@ pub fn expand(locations: &[String], base: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     if files.is_empty() {
-        return Err(Error::config("the batch has no sources: give files, or list `sources` in the job"));
+        return Err(Error::config(
+            "the batch has no sources: give files, or list `sources` in the job",
+        ));
     }
     Ok(files)
 }
@@ -159,6 +161,10 @@ fn content_hash(job: &Job, files: &[SourceFile]) -> String {
 ///
 /// See [`crate::Error::exit_code`]: bad data names the file, position, column and value;
 /// nothing is committed on any error.
+#[expect(
+    clippy::too_many_lines,
+    reason = "the batch's transaction, start to commit, in one place"
+)]
 pub async fn load(
     client: &mut Client,
     spec: &Spec,
@@ -205,27 +211,43 @@ pub async fn load(
         .await
         .map_err(|error| Error::db("starting the batch transaction", error))?;
     ledger::lock_target(&tx, &job.table).await?;
-    if !options.force {
-        if let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await? {
-            tracing::info!(job = %job.name, batch_id = earlier, %committed_at, "Batch already loaded.");
-            let mut done = summary(Status::AlreadyLoaded, Some(earlier));
-            done.duration_ms = elapsed_ms(started);
-            return Ok(done);
-        }
+    if !options.force
+        && let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await?
+    {
+        tracing::info!(job = %job.name, batch_id = earlier, %committed_at, "Batch already loaded.");
+        let mut done = summary(Status::AlreadyLoaded, Some(earlier));
+        done.duration_ms = elapsed_ms(started);
+        return Ok(done);
     }
     commit::stage(&tx, &job).await?;
     progress.start(files.len(), bytes);
     let files = Arc::new(files);
-    let streamed = load::copy(&tx, &commit::copy_statement(&job), job.clone(), files.clone(), progress.clone()).await?;
+    let streamed = load::copy(
+        &tx,
+        &commit::copy_statement(&job),
+        job.clone(),
+        files.clone(),
+        progress.clone(),
+    )
+    .await?;
     progress.finish();
     let names: Vec<String> = files
         .iter()
-        .map(|f| f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .map(|f| {
+            f.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
         .collect();
     let merged = commit::merge(&tx, &job, streamed.rows_written, &commit::cover_ranges(&job, &names)).await?;
 
     let mut done = summary(
-        if options.dry_run { Status::Validated } else { Status::Loaded },
+        if options.dry_run {
+            Status::Validated
+        } else {
+            Status::Loaded
+        },
         None,
     );
     done.rows_read = streamed.rows_read;

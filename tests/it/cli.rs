@@ -5,8 +5,19 @@ use crate::pg::{TestDb, repo, shared};
 
 fn pgbatch(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
-    command.current_dir(dir).args(args).env("PGBATCH_JOBS", repo().join("jobs"));
-    for var in ["DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGAPPNAME"] {
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("PGBATCH_JOBS", repo().join("jobs"));
+    for var in [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGDATABASE",
+        "PGAPPNAME",
+    ] {
         command.env_remove(var);
     }
     if let Some(url) = url {
@@ -20,7 +31,11 @@ fn code(out: &Output) -> i32 {
 }
 
 fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).lines().filter(|l| !l.starts_with('{')).collect::<Vec<_>>().join("\n")
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.starts_with('{'))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -32,17 +47,28 @@ fn loads_then_reruns_as_a_no_op_with_json_lines() {
         let out = pgbatch(dir.path(), Some(&db.url()), &["load", job, &dump]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
     }
-    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "--json", "shipping_prices", &dump]);
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["load", "--json", "shipping_prices", &dump],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["status"], "loaded");
     assert_eq!(line["rows_loaded"], 56_689);
     let first = line["batch_id"].clone();
 
-    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "--json", "shipping_prices", &dump]);
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["load", "--json", "shipping_prices", &dump],
+    );
     assert_eq!(code(&out), 0);
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((line["status"].as_str(), &line["batch_id"]), (Some("already_loaded"), &first));
+    assert_eq!(
+        (line["status"].as_str(), &line["batch_id"]),
+        (Some("already_loaded"), &first)
+    );
 
     let out = pgbatch(dir.path(), Some(&db.url()), &["batches", "--json"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
@@ -53,8 +79,16 @@ fn bad_data_exits_65_naming_file_line_column_and_value() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("prices_2016-02-01_2016-02-01.csv");
-    std::fs::write(&file, "orig_code,dest_code,day,price\nCNSGH,GBFXT,2016-02-01,100\nCNSGH,GBFXT,2016-02-01,12.5\n").unwrap();
-    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "shipping_prices_restate", "prices_2016-02-01_2016-02-01.csv"]);
+    std::fs::write(
+        &file,
+        "orig_code,dest_code,day,price\nCNSGH,GBFXT,2016-02-01,100\nCNSGH,GBFXT,2016-02-01,12.5\n",
+    )
+    .unwrap();
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["load", "shipping_prices_restate", "prices_2016-02-01_2016-02-01.csv"],
+    );
     assert_eq!(code(&out), 65);
     assert_eq!(
         stderr(&out),

@@ -51,17 +51,36 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 async fn xeneta_dump_loads_to_the_same_prices_as_psql() {
     let db = TestDb::new();
     let dump = shared("xeneta/rates.sql");
-    assert_eq!(load(&db, "shipping_regions", &[dump.clone()]).await.unwrap().rows_loaded, 20);
-    assert_eq!(load(&db, "shipping_ports", &[dump.clone()]).await.unwrap().rows_loaded, 143);
-    let prices = load(&db, "shipping_prices", &[dump.clone()]).await.unwrap();
+    assert_eq!(
+        load(&db, "shipping_regions", std::slice::from_ref(&dump))
+            .await
+            .unwrap()
+            .rows_loaded,
+        20
+    );
+    assert_eq!(
+        load(&db, "shipping_ports", std::slice::from_ref(&dump))
+            .await
+            .unwrap()
+            .rows_loaded,
+        143
+    );
+    let prices = load(&db, "shipping_prices", std::slice::from_ref(&dump)).await.unwrap();
     assert_eq!((prices.rows_read, prices.rows_loaded), (56_689, 56_689));
-    let restate = load(&db, "shipping_prices_restate", &[repo().join("data/samples/xeneta/prices_2016-01-03_2016-01-04.csv")])
-        .await
-        .unwrap();
+    let restate = load(
+        &db,
+        "shipping_prices_restate",
+        &[repo().join("data/samples/xeneta/prices_2016-01-03_2016-01-04.csv")],
+    )
+    .await
+    .unwrap();
     assert_eq!((restate.rows_loaded, restate.rows_deleted), (1, 3_634));
     assert_eq!(db.query("SELECT count(*) FROM prices"), "53056");
     assert_eq!(db.query("SELECT count(*) FROM prices WHERE day = '2016-01-03'"), "0");
-    assert_eq!(db.query("SELECT orig_code, dest_code, price FROM prices WHERE day = '2016-01-04'"), "CNSGH|GBFXT|100500");
+    assert_eq!(
+        db.query("SELECT orig_code, dest_code, price FROM prices WHERE day = '2016-01-04'"),
+        "CNSGH|GBFXT|100500"
+    );
     assert_eq!(db.query("SELECT name FROM ports WHERE code = 'NOMAY'"), "Måløy");
     assert_eq!(db.query("SELECT count(*) FROM regions WHERE parent_slug IS NULL"), "2");
 
@@ -69,7 +88,14 @@ async fn xeneta_dump_loads_to_the_same_prices_as_psql() {
     let reference = format!("{}_psql", db.name);
     crate::pg::cluster().psql("postgres", &format!("CREATE DATABASE {reference}"));
     let status = std::process::Command::new("psql")
-        .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", &crate::pg::cluster().url(&reference), "-f"])
+        .args([
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &crate::pg::cluster().url(&reference),
+            "-f",
+        ])
         .arg(&dump)
         .stdout(std::process::Stdio::null())
         .status()
@@ -107,7 +133,10 @@ async fn beijing_twelve_files_load_as_one_batch() {
         db.query("SELECT value FROM measurements WHERE station = 'Wanshouxigong' AND parameter = 'wind_speed' AND time = '2017-02-28 23:00+08'"),
         "1.3"
     );
-    assert_eq!(db.query("SELECT count(*) FROM measurements WHERE value = -2.77555756156289e-17"), "7");
+    assert_eq!(
+        db.query("SELECT count(*) FROM measurements WHERE value = -2.77555756156289e-17"),
+        "7"
+    );
     // A NA is no row at all.
     assert_eq!(db.query("SELECT count(*) FROM measurements WHERE value IS NULL"), "0");
     let sources = db.query("SELECT jsonb_array_length(sources), sources->0->>'rows', rows_read FROM pgbatch.batches");
@@ -137,7 +166,11 @@ async fn bad_row_in_last_of_twelve_files_leaves_every_table_unchanged() {
     let mut bad: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
     bad[6] = "\"12,5\"".into();
     lines[30_000] = bad.join(",");
-    let broken = write(dir.path(), "PRSA_Data_Wanshouxigong_20130301-20170228.csv", &lines.join("\r\n"));
+    let broken = write(
+        dir.path(),
+        "PRSA_Data_Wanshouxigong_20130301-20170228.csv",
+        &lines.join("\r\n"),
+    );
     files.push(broken.clone());
 
     let error = load(&db, "air_quality_beijing", &files).await.unwrap_err();
@@ -158,26 +191,49 @@ async fn bad_row_in_last_of_twelve_files_leaves_every_table_unchanged() {
 async fn same_content_twice_is_a_no_op_and_force_reloads() {
     let db = TestDb::new();
     let dump = shared("xeneta/rates.sql");
-    load(&db, "shipping_regions", &[dump.clone()]).await.unwrap();
-    load(&db, "shipping_ports", &[dump.clone()]).await.unwrap();
-    let first = load(&db, "shipping_prices", &[dump.clone()]).await.unwrap();
-    let again = load(&db, "shipping_prices", &[dump.clone()]).await.unwrap();
+    load(&db, "shipping_regions", std::slice::from_ref(&dump))
+        .await
+        .unwrap();
+    load(&db, "shipping_ports", std::slice::from_ref(&dump)).await.unwrap();
+    let first = load(&db, "shipping_prices", std::slice::from_ref(&dump)).await.unwrap();
+    let again = load(&db, "shipping_prices", std::slice::from_ref(&dump)).await.unwrap();
     assert_eq!(again.status, Status::AlreadyLoaded);
     assert_eq!(again.batch_id, first.batch_id);
     assert_eq!(again.rows_loaded, 0);
-    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches WHERE job = 'shipping_prices'"), "1");
-    let forced = load_files(&db, &job("shipping_prices"), &[dump], LoadOptions { force: true, dry_run: false })
-        .await
-        .unwrap();
-    assert_eq!((forced.status, forced.rows_deleted, forced.rows_loaded), (Status::Loaded, 56_689, 56_689));
-    assert_eq!(db.query("SELECT count(*), bool_or(forced) FROM pgbatch.batches WHERE job = 'shipping_prices'"), "2|t");
+    assert_eq!(
+        db.query("SELECT count(*) FROM pgbatch.batches WHERE job = 'shipping_prices'"),
+        "1"
+    );
+    let forced = load_files(
+        &db,
+        &job("shipping_prices"),
+        &[dump],
+        LoadOptions {
+            force: true,
+            dry_run: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (forced.status, forced.rows_deleted, forced.rows_loaded),
+        (Status::Loaded, 56_689, 56_689)
+    );
+    assert_eq!(
+        db.query("SELECT count(*), bool_or(forced) FROM pgbatch.batches WHERE job = 'shipping_prices'"),
+        "2|t"
+    );
     assert_eq!(db.query("SELECT count(*) FROM prices"), "56689");
 }
 
 const KV_TABLE: &str = "CREATE TABLE kv (k integer PRIMARY KEY, v text NOT NULL, day date NOT NULL)";
 
 fn kv_job(dir: &Path, mode: &str, extra: &str) -> Spec {
-    temp_job(dir, &format!("kv_{mode}"), &format!("table = \"kv\"\nmode = \"{mode}\"\n{extra}"))
+    temp_job(
+        dir,
+        &format!("kv_{mode}"),
+        &format!("table = \"kv\"\nmode = \"{mode}\"\n{extra}"),
+    )
 }
 
 #[tokio::test]
@@ -185,43 +241,79 @@ async fn each_load_mode_merges_as_documented() {
     let db = TestDb::new();
     db.query(KV_TABLE);
     let dir = tempfile::tempdir().unwrap();
-    let base = write(dir.path(), "base.csv", "k,v,day\n1,a,2016-01-01\n2,b,2016-01-02\n3,c,2016-01-03\n");
-    let next = write(dir.path(), "next.csv", "k,v,day\n3,C,2016-01-03\n4,D,2016-01-04\n4,E,2016-01-04\n");
+    let base = write(
+        dir.path(),
+        "base.csv",
+        "k,v,day\n1,a,2016-01-01\n2,b,2016-01-02\n3,c,2016-01-03\n",
+    );
+    let next = write(
+        dir.path(),
+        "next.csv",
+        "k,v,day\n3,C,2016-01-03\n4,D,2016-01-04\n4,E,2016-01-04\n",
+    );
     let rows = || db.query("SELECT string_agg(concat_ws(':', k, v, day), ' ' ORDER BY k) FROM kv");
     let opts = LoadOptions::default();
 
-    load_files(&db, &kv_job(dir.path(), "append", ""), &[base.clone()], opts).await.unwrap();
+    load_files(
+        &db,
+        &kv_job(dir.path(), "append", ""),
+        std::slice::from_ref(&base),
+        opts,
+    )
+    .await
+    .unwrap();
     assert_eq!(rows(), "1:a:2016-01-01 2:b:2016-01-02 3:c:2016-01-03");
 
     // insert_new: 3 exists, 4 is new (its duplicate in the batch is skipped too).
-    let s = load_files(&db, &kv_job(dir.path(), "insert_new", "key = [\"k\"]"), &[next.clone()], opts).await.unwrap();
+    let s = load_files(
+        &db,
+        &kv_job(dir.path(), "insert_new", "key = [\"k\"]"),
+        std::slice::from_ref(&next),
+        opts,
+    )
+    .await
+    .unwrap();
     assert_eq!(s.rows_loaded, 1);
     assert_eq!(rows(), "1:a:2016-01-01 2:b:2016-01-02 3:c:2016-01-03 4:D:2016-01-04");
 
     // upsert: 3 and 5 change or arrive.
     let up = write(dir.path(), "up.csv", "k,v,day\n3,C,2016-01-03\n5,F,2016-01-05\n");
-    let s = load_files(&db, &kv_job(dir.path(), "upsert", "key = [\"k\"]"), &[up], opts).await.unwrap();
+    let s = load_files(&db, &kv_job(dir.path(), "upsert", "key = [\"k\"]"), &[up], opts)
+        .await
+        .unwrap();
     assert_eq!(s.rows_loaded, 2);
-    assert_eq!(rows(), "1:a:2016-01-01 2:b:2016-01-02 3:C:2016-01-03 4:D:2016-01-04 5:F:2016-01-05");
+    assert_eq!(
+        rows(),
+        "1:a:2016-01-01 2:b:2016-01-02 3:C:2016-01-03 4:D:2016-01-04 5:F:2016-01-05"
+    );
 
     // replace_covered: the file's days (and the range in its name) are replaced.
     let covered = write(dir.path(), "kv_2016-01-01_2016-01-02.csv", "k,v,day\n7,G,2016-01-03\n");
     let cover = "[cover]\ncolumn = \"day\"\nfrom_path = 'kv_(\\d{4}-\\d{2}-\\d{2})_(\\d{4}-\\d{2}-\\d{2})'\n";
-    let s = load_files(&db, &kv_job(dir.path(), "replace_covered", cover), &[covered], opts).await.unwrap();
+    let s = load_files(&db, &kv_job(dir.path(), "replace_covered", cover), &[covered], opts)
+        .await
+        .unwrap();
     assert_eq!((s.rows_deleted, s.rows_loaded), (3, 1));
     assert_eq!(rows(), "4:D:2016-01-04 5:F:2016-01-05 7:G:2016-01-03");
 
     // replace: the table becomes exactly the batch.
-    let s = load_files(&db, &kv_job(dir.path(), "replace", ""), &[base], opts).await.unwrap();
+    let s = load_files(&db, &kv_job(dir.path(), "replace", ""), &[base], opts)
+        .await
+        .unwrap();
     assert_eq!((s.rows_deleted, s.rows_loaded), (3, 3));
     assert_eq!(rows(), "1:a:2016-01-01 2:b:2016-01-02 3:c:2016-01-03");
 
     // append of an existing key: the database refuses, nothing changes.
-    let error = load_files(&db, &kv_job(dir.path(), "append", ""), &[next], opts).await.unwrap_err();
+    let error = load_files(&db, &kv_job(dir.path(), "append", ""), &[next], opts)
+        .await
+        .unwrap_err();
     assert_eq!(error.exit_code(), 65);
     assert_eq!(error.sqlstate(), Some("23505"));
     assert_eq!(rows(), "1:a:2016-01-01 2:b:2016-01-02 3:c:2016-01-03");
-    assert_eq!(db.query("SELECT string_agg(mode, ',' ORDER BY id) FROM pgbatch.batches"), "append,insert_new,upsert,replace_covered,replace");
+    assert_eq!(
+        db.query("SELECT string_agg(mode, ',' ORDER BY id) FROM pgbatch.batches"),
+        "append,insert_new,upsert,replace_covered,replace"
+    );
 }
 
 /// `replace` never blocks readers: a reader during the load sees the old rows at once.
@@ -235,11 +327,17 @@ async fn replace_does_not_block_readers() {
     let file = write(dir.path(), "new.csv", "k,v,day\n1,new,2016-01-02\n");
     // What a replace batch does, held open: a reader does not wait for it.
     let writer = db.client().await;
-    writer.batch_execute("BEGIN; DELETE FROM kv; INSERT INTO kv VALUES (1, 'new', '2016-01-02');").await.unwrap();
+    writer
+        .batch_execute("BEGIN; DELETE FROM kv; INSERT INTO kv VALUES (1, 'new', '2016-01-02');")
+        .await
+        .unwrap();
     let reader = db.client().await;
     reader.batch_execute("SET statement_timeout = '2s'").await.unwrap();
     let seen: i64 = reader.query_one("SELECT count(*) FROM kv", &[]).await.unwrap().get(0);
-    assert_eq!(seen, 1000, "a reader during a replace sees the old rows, without waiting");
+    assert_eq!(
+        seen, 1000,
+        "a reader during a replace sees the old rows, without waiting"
+    );
     writer.batch_execute("ROLLBACK").await.unwrap();
     // And the real load, with a reader polling throughout, never sees a mix.
     let counts = tokio::spawn({
@@ -274,12 +372,26 @@ async fn loads_of_one_target_are_serialised() {
     let task = tokio::spawn({
         let url = db.url();
         async move {
-            let mut client = pgbatch::db::ConnectOptions::parse(&url).unwrap().connect().await.unwrap();
-            pipeline::load(&mut client, &spec, &[file.display().to_string()], LoadOptions::default(), Arc::new(NoProgress)).await
+            let mut client = pgbatch::db::ConnectOptions::parse(&url)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            pipeline::load(
+                &mut client,
+                &spec,
+                &[file.display().to_string()],
+                LoadOptions::default(),
+                Arc::new(NoProgress),
+            )
+            .await
         }
     });
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    assert!(!task.is_finished(), "the load went ahead while another held the target's lock");
+    assert!(
+        !task.is_finished(),
+        "the load went ahead while another held the target's lock"
+    );
     assert_eq!(db.query("SELECT count(*) FROM kv"), "0");
     holder.batch_execute("COMMIT").await.unwrap();
     task.await.unwrap().unwrap();
@@ -290,9 +402,22 @@ async fn loads_of_one_target_are_serialised() {
 #[tokio::test]
 async fn validate_rolls_back() {
     let db = TestDb::new();
-    let s = load_files(&db, &job("air_quality_beijing"), &[], LoadOptions { force: true, dry_run: true }).await.unwrap();
+    let s = load_files(
+        &db,
+        &job("air_quality_beijing"),
+        &[],
+        LoadOptions {
+            force: true,
+            dry_run: true,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!((s.status, s.rows_loaded), (Status::Validated, 43_440));
-    assert_eq!(db.query("SELECT (SELECT count(*) FROM measurements) + (SELECT count(*) FROM pgbatch.batches)"), "0");
+    assert_eq!(
+        db.query("SELECT (SELECT count(*) FROM measurements) + (SELECT count(*) FROM pgbatch.batches)"),
+        "0"
+    );
 }
 
 /// A Parquet file (pyarrow writer, timestamp[ns, UTC], NULLs) into measurements.
@@ -300,7 +425,9 @@ async fn validate_rolls_back() {
 async fn parquet_cotonou_loads_with_row_group_positions() {
     let db = TestDb::new();
     let file = shared("air_quality/parquet_cotonou_openmeteo/air_quality.parquet");
-    let s = load(&db, "air_quality_cotonou", &[file.clone()]).await.unwrap();
+    let s = load(&db, "air_quality_cotonou", std::slice::from_ref(&file))
+        .await
+        .unwrap();
     assert_eq!(s.rows_read, 5_472);
     assert_eq!(s.rows_loaded + s.rows_skipped, 5_472 * 3);
     assert_eq!(
@@ -311,11 +438,20 @@ async fn parquet_cotonou_loads_with_row_group_positions() {
     // A range check fails at a row group and row.
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(repo().join("jobs/air_quality_cotonou.toml")).unwrap();
-    let spec = temp_job(dir.path(), "cotonou_checked", &format!("{text}\n[unpivot.parse]\nmax = 40\n"));
-    let error = load_files(&db, &spec, &[file.clone()], LoadOptions::default()).await.unwrap_err();
+    let spec = temp_job(
+        dir.path(),
+        "cotonou_checked",
+        &format!("{text}\n[unpivot.parse]\nmax = 40\n"),
+    );
+    let error = load_files(&db, &spec, std::slice::from_ref(&file), LoadOptions::default())
+        .await
+        .unwrap_err();
     let message = error.to_string();
     let prefix = format!("{}: row group 0, row ", file.display());
     assert!(message.starts_with(&prefix), "{message}");
-    assert!(message.contains(", column \"value\": ") && message.contains(" is above the maximum 40"), "{message}");
+    assert!(
+        message.contains(", column \"value\": ") && message.contains(" is above the maximum 40"),
+        "{message}"
+    );
     assert_eq!(error.exit_code(), 65);
 }

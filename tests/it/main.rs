@@ -1,4 +1,4 @@
-//! Integration tests: one binary, against a real PostgreSQL the harness starts itself.
+//! Integration tests: one binary, against a real `PostgreSQL` the harness starts itself.
 
 /// The test cluster and per-test databases.
 mod pg;

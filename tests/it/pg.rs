@@ -35,8 +35,8 @@ fn bindir() -> PathBuf {
     if let Some(dir) = from_pg_config.filter(|d| d.join("initdb").is_file()) {
         return dir;
     }
-    let on_path = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).find(|p| p.join("initdb").is_file()));
+    let on_path =
+        std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).find(|p| p.join("initdb").is_file()));
     on_path.expect(
         "PostgreSQL server binaries (initdb, postgres) not found via pg_config or PATH: \
          install them, e.g. `apt-get install -y postgresql`",
@@ -50,7 +50,7 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Runs a server binary, as `postgres` when we are root (PostgreSQL refuses root).
+/// Runs a server binary, as `postgres` when we are root (`PostgreSQL` refuses root).
 fn server_command(bin: &Path, root: bool) -> Command {
     if root {
         let mut command = Command::new("runuser");
@@ -62,7 +62,10 @@ fn server_command(bin: &Path, root: bool) -> Command {
 }
 
 fn owner_ids() -> (u32, u32) {
-    let out = Command::new("id").args(["postgres"]).output().expect("`id postgres` runs");
+    let out = Command::new("id")
+        .args(["postgres"])
+        .output()
+        .expect("`id postgres` runs");
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |key: &str| -> u32 {
         text.split(key)
@@ -81,7 +84,10 @@ pub fn cluster() -> &'static Cluster {
 fn start() -> Cluster {
     let bin = bindir();
     let root = is_root();
-    let dir = tempfile::Builder::new().prefix("pgbatch-test-").tempdir().expect("a temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("pgbatch-test-")
+        .tempdir()
+        .expect("a temp dir");
     let data = dir.path().join("data");
     let socket = dir.path().to_path_buf();
     if root {
@@ -91,7 +97,15 @@ fn start() -> Cluster {
     let status = server_command(&bin.join("initdb"), root)
         .args(["-D"])
         .arg(&data)
-        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
         .stdout(Stdio::null())
         .status()
         .expect("initdb runs");
@@ -128,7 +142,11 @@ fn start() -> Cluster {
         .env("DATABASE_URL", cluster.url(TEMPLATE))
         .output()
         .expect("pgbatch migrate runs");
-    assert!(migrate.status.success(), "migrate failed: {}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(
+        migrate.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
     cluster
 }
 
@@ -140,7 +158,16 @@ impl Cluster {
                 let ok = Command::new("psql")
                     .args(["-h"])
                     .arg(&self.socket)
-                    .args(["-p", &PORT.to_string(), "-U", "postgres", "-d", "postgres", "-c", "select 1"])
+                    .args([
+                        "-p",
+                        &PORT.to_string(),
+                        "-U",
+                        "postgres",
+                        "-d",
+                        "postgres",
+                        "-c",
+                        "select 1",
+                    ])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status()
@@ -162,7 +189,19 @@ impl Cluster {
         let mut child = Command::new("psql")
             .args(["-h"])
             .arg(&self.socket)
-            .args(["-p", &PORT.to_string(), "-U", "postgres", "-d", db, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"])
+            .args([
+                "-p",
+                &PORT.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -170,7 +209,11 @@ impl Cluster {
             .expect("psql (postgresql-client) is installed");
         child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "psql failed on {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql failed on {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
     }
 
@@ -219,6 +262,10 @@ pub fn repo() -> PathBuf {
 /// A file of the shared real datasets.
 pub fn shared(path: &str) -> PathBuf {
     let p = repo().join("../shared/data").join(path);
-    assert!(p.exists(), "{} is missing: the real datasets live in ../shared/data", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: the real datasets live in ../shared/data",
+        p.display()
+    );
     p
 }

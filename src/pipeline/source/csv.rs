@@ -58,7 +58,10 @@ struct Counting<R> {
 impl<R: std::io::Read> std::io::Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.index.lock().expect("the line index is never poisoned").scan(&buf[..n]);
+        self.index
+            .lock()
+            .expect("the line index is never poisoned")
+            .scan(&buf[..n]);
         Ok(n)
     }
 }
@@ -109,9 +112,14 @@ impl Csv {
             }
             let mut names = Vec::with_capacity(csv.record.len());
             for (i, field) in csv.record.iter().enumerate() {
-                let name = std::str::from_utf8(field).map_err(|_| csv.error(csv.line(), "the header is not valid UTF-8"))?;
+                let name =
+                    std::str::from_utf8(field).map_err(|_| csv.error(csv.line(), "the header is not valid UTF-8"))?;
                 // A UTF-8 byte order mark belongs to the file, not to the first name.
-                let name = if i == 0 { name.trim_start_matches('\u{feff}') } else { name };
+                let name = if i == 0 {
+                    name.trim_start_matches('\u{feff}')
+                } else {
+                    name
+                };
                 names.push(name.to_owned());
             }
             csv.fields = names;
@@ -144,7 +152,11 @@ impl Csv {
     fn read_record(&mut self) -> Result<bool> {
         self.reader.read_byte_record(&mut self.record).map_err(|error| {
             let position = error.position().map(|p| Position::Line {
-                line: self.lines.lock().expect("the line index is never poisoned").line(p.byte()),
+                line: self
+                    .lines
+                    .lock()
+                    .expect("the line index is never poisoned")
+                    .line(p.byte()),
             });
             if !error.is_io_error() {
                 return self.error(position, error.to_string());
@@ -269,7 +281,12 @@ mod tests {
         assert_eq!(record_lines("h\ra\rb\r"), [1, 2, 3]);
         assert_eq!(record_lines("h\n\"x\ry\"\nb\n"), [1, 2, 4]);
         let mut sink = Vec::new();
-        Counting { inner: &b"ab"[..], index: std::sync::Arc::default() }.read_to_end(&mut sink).unwrap();
+        Counting {
+            inner: &b"ab"[..],
+            index: std::sync::Arc::default(),
+        }
+        .read_to_end(&mut sink)
+        .unwrap();
         assert_eq!(sink, b"ab");
     }
 }

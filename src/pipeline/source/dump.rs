@@ -98,7 +98,10 @@ impl Dump {
         let mut field = Vec::new();
         while lines.len() < self.chunk_rows {
             if !self.read_line()? {
-                return Err(self.error(None, "the COPY block ends without `\\.` (is the dump cut short?)".into()));
+                return Err(self.error(
+                    None,
+                    "the COPY block ends without `\\.` (is the dump cut short?)".into(),
+                ));
             }
             if self.buffer == END_OF_DATA {
                 self.done = true;
@@ -106,7 +109,10 @@ impl Dump {
             }
             let count = self.buffer.split(|b| *b == b'\t').count();
             if count != width {
-                return Err(self.error(None, format!("the row has {count} fields, expected {width} (as the COPY line lists)")));
+                return Err(self.error(
+                    None,
+                    format!("the row has {count} fields, expected {width} (as the COPY line lists)"),
+                ));
             }
             let buffer = std::mem::take(&mut self.buffer);
             for (index, raw) in buffer.split(|b| *b == b'\t').enumerate() {
@@ -115,12 +121,11 @@ impl Dump {
                     continue;
                 }
                 unescape(raw, &mut field);
-                match std::str::from_utf8(&field) {
-                    Ok(text) => columns.column(index).append_value(text),
-                    Err(_) => {
-                        let column = self.fields[index].clone();
-                        return Err(self.error(Some(column), "invalid UTF-8 in the field".into()));
-                    }
+                if let Ok(text) = std::str::from_utf8(&field) {
+                    columns.column(index).append_value(text)
+                } else {
+                    let column = self.fields[index].clone();
+                    return Err(self.error(Some(column), "invalid UTF-8 in the field".into()));
                 }
             }
             self.buffer = buffer;
@@ -233,7 +238,10 @@ mod tests {
             copy_header("COPY prices (orig_code, dest_code, day, price) FROM stdin;", "prices").unwrap(),
             ["orig_code", "dest_code", "day", "price"]
         );
-        assert_eq!(copy_header("COPY tasks.\"ports\" (code) FROM stdin;", "ports").unwrap(), ["code"]);
+        assert_eq!(
+            copy_header("COPY tasks.\"ports\" (code) FROM stdin;", "ports").unwrap(),
+            ["code"]
+        );
         assert!(copy_header("COPY ports (code) FROM stdin;", "prices").is_none());
     }
 

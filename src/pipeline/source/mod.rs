@@ -1,6 +1,6 @@
 //! Sources: files become chunks of Arrow rows, each row keeping where it came from.
 //!
-//! Text sources (CSV, a pg_dump's COPY block) give every field as `Utf8`, exactly as
+//! Text sources (CSV, a `pg_dump`'s COPY block) give every field as `Utf8`, exactly as
 //! written; conform parses them. Parquet gives its own types; conform casts them. A source
 //! never holds more than one chunk (`chunk_rows` rows) of its own.
 

@@ -6,6 +6,7 @@
 //! library never prints and never exits; `src/bin/pgbatch.rs` owns the terminal.
 
 pub mod db;
+pub mod embedded;
 pub mod error;
 pub mod hash;
 pub mod job;

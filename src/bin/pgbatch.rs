@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use pgbatch::db::{ConnectOptions, ledger, migrate};
+use pgbatch::embedded;
 use pgbatch::error::exit;
 use pgbatch::job::Spec;
 use pgbatch::pipeline::{self, LoadOptions, Progress, Status, Summary};
@@ -49,6 +50,14 @@ enum Command {
     },
     /// Do everything a load does, then roll back: reports what would be loaded.
     Validate { job: String, files: Vec<String> },
+    /// Start a private `PostgreSQL`, migrate, and load the samples of `jobs/demo.list`.
+    Demo {
+        #[arg(long, env = "PGBATCH_MIGRATIONS", default_value = "sql/migrations")]
+        migrations: PathBuf,
+        /// Stop the database and exit after loading, instead of waiting for Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
     /// List the batches in the ledger, newest first.
     Batches {
         #[arg(long, default_value_t = 20)]
@@ -177,6 +186,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             )
             .await
         }
+        Command::Demo { migrations, exit } => demo(&cli.jobs_dir, &migrations, exit, cli.json).await,
         Command::Batches { limit } => {
             let client = connect().await?;
             let batches = ledger::list(&client, limit).await?;
@@ -195,6 +205,56 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
     }
 }
 
+async fn demo(jobs_dir: &std::path::Path, migrations: &std::path::Path, exit: bool, json: bool) -> pgbatch::Result<()> {
+    let dir = embedded::default_dir();
+    let cluster = embedded::Cluster::start(&dir)?;
+    let loaded = demo_load(&cluster, jobs_dir, migrations, json).await;
+    if loaded.is_ok() {
+        println!(
+            "PostgreSQL (embedded) is up: psql '{}'",
+            cluster.url(embedded::DATABASE)
+        );
+        if !exit {
+            println!("Press Ctrl-C to stop it.");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    cluster.stop()?;
+    loaded
+}
+
+async fn demo_load(
+    cluster: &embedded::Cluster,
+    jobs_dir: &std::path::Path,
+    migrations: &std::path::Path,
+    json: bool,
+) -> pgbatch::Result<()> {
+    cluster.ensure_database(embedded::DATABASE).await?;
+    let mut client = cluster.options(embedded::DATABASE).connect().await?;
+    migrate::run(&mut client, &migrate::read_dir(migrations)?).await?;
+    let list = jobs_dir.join("demo.list");
+    let text = std::fs::read_to_string(&list)
+        .map_err(|error| pgbatch::Error::config(format!("{}: {error}", list.display())))?;
+    for job in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let spec = Spec::find(job, jobs_dir)?;
+        let summary = pipeline::load(&mut client, &spec, &[], LoadOptions::default(), progress()).await?;
+        print_summary(&summary, json);
+    }
+    Ok(())
+}
+
+fn progress() -> Arc<dyn Progress> {
+    if std::io::stderr().is_terminal() {
+        Arc::new(Bar::new())
+    } else {
+        Arc::new(pipeline::NoProgress)
+    }
+}
+
 async fn load(
     jobs_dir: &std::path::Path,
     job: &str,
@@ -204,12 +264,7 @@ async fn load(
 ) -> pgbatch::Result<()> {
     let spec = Spec::find(job, jobs_dir)?;
     let mut client = connect().await?;
-    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
-        Arc::new(Bar::new())
-    } else {
-        Arc::new(pipeline::NoProgress)
-    };
-    let summary = pipeline::load(&mut client, &spec, files, options, progress).await?;
+    let summary = pipeline::load(&mut client, &spec, files, options, progress()).await?;
     print_summary(&summary, json);
     Ok(())
 }

@@ -153,3 +153,48 @@ fn usage_errors_exit_64() {
     let out = pgbatch(dir.path(), None, &["--help"]);
     assert_eq!(code(&out), 0);
 }
+
+/// `pgbatch demo` with no database configured: a private cluster, migrated, the samples
+/// loaded; a second run reuses the cluster and loads nothing twice; no server is left.
+#[test]
+fn demo_runs_on_the_embedded_default_and_reruns_as_no_ops() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster_dir = dir.path().join("embedded");
+    let run = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
+        command
+            .current_dir(repo())
+            .args(["demo", "--exit", "--json"])
+            .env("PGBATCH_EMBEDDED_DIR", &cluster_dir);
+        for var in ["DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"] {
+            command.env_remove(var);
+        }
+        command.output().unwrap()
+    };
+    let first = run();
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&first.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    assert!(lines.iter().all(|l| l["status"] == "loaded"), "{lines:?}");
+    let second = run();
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    let statuses: Vec<String> = String::from_utf8_lossy(&second.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(statuses, vec!["already_loaded"; 6]);
+    assert!(
+        !cluster_dir.join("data/postmaster.pid").exists(),
+        "the demo left its server running"
+    );
+}

@@ -122,7 +122,7 @@ impl Dump {
                 }
                 unescape(raw, &mut field);
                 if let Ok(text) = std::str::from_utf8(&field) {
-                    columns.column(index).append_value(text)
+                    columns.column(index).append_value(text);
                 } else {
                     let column = self.fields[index].clone();
                     return Err(self.error(Some(column), "invalid UTF-8 in the field".into()));

@@ -1,4 +1,4 @@
-//! The embedded default: a private `PostgreSQL` cluster started from the machine's own
+//! The embedded default: a private PostgreSQL cluster started from the machine's own
 //! binaries (`pg_config --bindir`, then `PATH`), in a data directory of pgbatch's, reached
 //! on a Unix socket. Used when no database is configured (`pgbatch demo`).
 
@@ -39,14 +39,20 @@ pub fn default_dir() -> PathBuf {
     cache.join("pgbatch/embedded")
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (PostgreSQL then runs as `postgres`).
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-fn find_bindir() -> Result<PathBuf> {
+/// The PostgreSQL server binaries: `pg_config --bindir`, else the `PATH` entry with `initdb`.
+///
+/// # Errors
+///
+/// A configuration error saying what to install when there are none.
+pub fn find_bindir() -> Result<PathBuf> {
     let from_pg_config = Command::new("pg_config")
         .arg("--bindir")
         .output()

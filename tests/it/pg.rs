@@ -26,28 +26,7 @@ static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
 fn bindir() -> PathBuf {
-    let from_pg_config = Command::new("pg_config")
-        .arg("--bindir")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    if let Some(dir) = from_pg_config.filter(|d| d.join("initdb").is_file()) {
-        return dir;
-    }
-    let on_path =
-        std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).find(|p| p.join("initdb").is_file()));
-    on_path.expect(
-        "PostgreSQL server binaries (initdb, postgres) not found via pg_config or PATH: \
-         install them, e.g. `apt-get install -y postgresql`",
-    )
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    pgbatch::embedded::find_bindir().unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Runs a server binary, as `postgres` when we are root (`PostgreSQL` refuses root).
@@ -83,7 +62,7 @@ pub fn cluster() -> &'static Cluster {
 
 fn start() -> Cluster {
     let bin = bindir();
-    let root = is_root();
+    let root = pgbatch::embedded::is_root();
     let dir = tempfile::Builder::new()
         .prefix("pgbatch-test-")
         .tempdir()

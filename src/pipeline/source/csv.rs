@@ -4,7 +4,7 @@
 use crate::error::{Error, ErrorKind, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, Positions, Source, SourceFile, TextColumns, open_file};
+use super::{Chunk, ChunkReader, Positions, SourceFile, TextColumns, open_file};
 
 /// Counts line ends as bytes pass to the CSV parser, so that a record's start offset maps
 /// to its line. The csv crate's own line count misses CRLF's first byte (a record after a
@@ -75,7 +75,6 @@ pub struct Csv {
     chunk_rows: usize,
     skip_blank: bool,
     record: csv::ByteRecord,
-    done: bool,
 }
 
 impl Csv {
@@ -104,7 +103,6 @@ impl Csv {
             chunk_rows: options.chunk_rows,
             skip_blank: options.skip_blank,
             record: csv::ByteRecord::new(),
-            done: false,
         };
         if options.header {
             if !csv.read_record()? {
@@ -179,7 +177,6 @@ impl Csv {
         let mut skipped = 0;
         while lines.len() < self.chunk_rows {
             if !self.read_record()? {
-                self.done = true;
                 break;
             }
             if self.skip_blank && self.record.iter().all(<[u8]>::is_empty) {
@@ -232,24 +229,13 @@ impl Csv {
     }
 }
 
-impl Iterator for Csv {
-    type Item = Result<Chunk>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let next = self.next_chunk();
-        if next.is_err() {
-            self.done = true;
-        }
-        next.transpose()
-    }
-}
-
-impl Source for Csv {
+impl ChunkReader for Csv {
     fn fields(&self) -> &[String] {
         &self.fields
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        Csv::next_chunk(self)
     }
 }
 

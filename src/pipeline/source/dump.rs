@@ -8,7 +8,7 @@ use std::io::BufRead;
 use crate::error::{Error, ErrorKind, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, Positions, Source, SourceFile, TextColumns, open_file};
+use super::{Chunk, ChunkReader, Positions, SourceFile, TextColumns, open_file};
 
 /// The end-of-data marker of a COPY text block.
 const END_OF_DATA: &[u8] = b"\\.";
@@ -92,6 +92,9 @@ impl Dump {
     }
 
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        if self.done {
+            return Ok(None); // past `\.`: the rest of the dump is not this table's
+        }
         let width = self.fields.len();
         let mut columns = TextColumns::new(&self.fields, self.chunk_rows);
         let mut lines = Vec::with_capacity(self.chunk_rows);
@@ -207,24 +210,13 @@ fn unescape(raw: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-impl Iterator for Dump {
-    type Item = Result<Chunk>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let next = self.next_chunk();
-        if next.is_err() {
-            self.done = true;
-        }
-        next.transpose()
-    }
-}
-
-impl Source for Dump {
+impl ChunkReader for Dump {
     fn fields(&self) -> &[String] {
         &self.fields
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        Dump::next_chunk(self)
     }
 }
 

@@ -54,6 +54,43 @@ pub trait Source: Iterator<Item = Result<Chunk>> + Send {
     fn fields(&self) -> &[String];
 }
 
+/// What each source kind implements: its fields, and the next chunk until `None`.
+pub trait ChunkReader: Send {
+    /// The field names, in order.
+    fn fields(&self) -> &[String];
+    /// The next chunk; `None` at the end.
+    fn next_chunk(&mut self) -> Result<Option<Chunk>>;
+}
+
+/// A [`ChunkReader`] as an iterator that ends after the first error.
+struct Chunks<R> {
+    reader: R,
+    done: bool,
+}
+
+impl<R: ChunkReader> Iterator for Chunks<R> {
+    type Item = Result<Chunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.reader.next_chunk();
+        self.done = !matches!(next, Ok(Some(_)));
+        next.transpose()
+    }
+}
+
+impl<R: ChunkReader> Source for Chunks<R> {
+    fn fields(&self) -> &[String] {
+        self.reader.fields()
+    }
+}
+
+fn chunks(reader: impl ChunkReader + 'static) -> Box<dyn Source> {
+    Box::new(Chunks { reader, done: false })
+}
+
 /// A file to read, as named on the command line or in the job.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -69,9 +106,9 @@ pub struct SourceFile {
 /// sources read only those.
 pub fn open(file: &SourceFile, options: &SourceOptions, needed: &[String]) -> Result<Box<dyn Source>> {
     Ok(match file.format {
-        FormatKind::Csv => Box::new(csv::Csv::open(file, options)?),
-        FormatKind::PgDump => Box::new(dump::Dump::open(file, options)?),
-        FormatKind::Parquet => Box::new(parquet::Parquet::open(file, options, needed)?),
+        FormatKind::Csv => chunks(csv::Csv::open(file, options)?),
+        FormatKind::PgDump => chunks(dump::Dump::open(file, options)?),
+        FormatKind::Parquet => chunks(parquet::Parquet::open(file, options, needed)?),
     })
 }
 

@@ -9,7 +9,7 @@ use parquet::arrow::arrow_reader::{
 use crate::error::{Error, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, Positions, Source, SourceFile, open_file};
+use super::{Chunk, ChunkReader, Positions, SourceFile, open_file};
 
 /// An open Parquet file.
 pub struct Parquet {
@@ -123,21 +123,12 @@ impl Parquet {
     }
 }
 
-impl Iterator for Parquet {
-    type Item = Result<Chunk>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let next = self.next_chunk();
-        if next.is_err() {
-            self.row_group = usize::MAX;
-            self.reader = None;
-        }
-        next.transpose()
-    }
-}
-
-impl Source for Parquet {
+impl ChunkReader for Parquet {
     fn fields(&self) -> &[String] {
         &self.fields
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        Parquet::next_chunk(self)
     }
 }

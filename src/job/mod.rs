@@ -120,6 +120,10 @@ pub struct SourceOptions {
     /// Field names for files without a header.
     pub fields: Option<Vec<String>>,
     pub skip_blank: bool,
+    /// `None`: UTF-8 (or what a byte order mark says).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    pub skip_records: usize,
+    pub drop_when_empty: Vec<String>,
     pub dump_table: Option<String>,
     pub chunk_rows: usize,
 }
@@ -134,7 +138,7 @@ pub struct Parse {
     /// A chrono format for dates and timestamps.
     pub format: Option<String>,
     /// The offset of timestamps written without one (timestamptz targets).
-    pub timezone: Option<FixedOffset>,
+    pub timezone: Option<Zone>,
 }
 
 /// Checks on each value of a column.
@@ -458,9 +462,29 @@ fn resolve_source(raw: &RawJob, problems: &mut Vec<String>) -> SourceOptions {
         header,
         fields: s.fields.clone(),
         skip_blank: s.skip_blank.unwrap_or(true),
+        encoding: s.encoding.as_deref().and_then(|label| {
+            let encoding = encoding_for(label);
+            if encoding.is_none() {
+                problems.push(format!(
+                    "[source] encoding {label:?} is unknown (expected e.g. \"utf-8\", \"latin1\", \"windows-1252\", \"mac_roman\", \"utf-16\")"
+                ));
+            }
+            encoding.filter(|e| *e != encoding_rs::UTF_8)
+        }),
+        skip_records: s.skip_records.unwrap_or(0),
+        drop_when_empty: s.drop_when_empty.clone().unwrap_or_default(),
         dump_table: s.dump_table.clone(),
         chunk_rows: chunk_rows.max(1),
     }
+}
+
+/// An encoding by WHATWG label, plus the names data engineers use for Mac Roman.
+fn encoding_for(label: &str) -> Option<&'static encoding_rs::Encoding> {
+    let label = match label.to_ascii_lowercase().as_str() {
+        "mac_roman" | "macroman" | "mac-roman" => "macintosh".to_owned(),
+        other => other.to_owned(),
+    };
+    encoding_rs::Encoding::for_label(label.as_bytes())
 }
 
 fn decimal_of(value: Option<&String>, default: u8, problems: &mut Vec<String>) -> u8 {
@@ -600,13 +624,13 @@ fn make_target(
         decimal: decimal_of(spec.decimal.as_ref(), defaults.decimal, problems),
         format: spec.format.clone(),
         timezone: spec.timezone.as_deref().and_then(|tz| {
-            let offset = parse_offset(tz);
-            if offset.is_none() {
+            let zone = Zone::parse(tz);
+            if zone.is_none() {
                 problems.push(format!(
-                    "[columns.{name}] timezone {tz:?} is not a fixed offset (expected \"UTC\" or e.g. \"+08:00\")"
+                    "[columns.{name}] timezone {tz:?} is unknown (expected \"UTC\", an offset such as \"+08:00\", or an IANA name such as \"Australia/Sydney\")"
                 ));
             }
-            offset
+            zone
         }),
     };
     if let Some(format) = &parse.format {
@@ -669,6 +693,52 @@ fn make_target(
     })
 }
 
+/// The time zone of local timestamps: a fixed offset, or an IANA zone with its
+/// daylight-saving rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    Fixed(FixedOffset),
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// `UTC`, `+08:00`, or an IANA name such as `Australia/Sydney`.
+    pub fn parse(text: &str) -> Option<Zone> {
+        parse_offset(text)
+            .map(Zone::Fixed)
+            .or_else(|| text.parse::<chrono_tz::Tz>().ok().map(Zone::Named))
+    }
+
+    /// Microseconds since 1970 (UTC) of a local time. As PostgreSQL does, a local time that
+    /// occurs twice (clocks going back) is the earlier instant, and one that does not exist
+    /// (a daylight-saving gap) is read with the offset in force before the gap.
+    pub fn utc_micros(self, local: chrono::NaiveDateTime) -> Option<i64> {
+        use chrono::{Offset as _, TimeZone as _};
+        match self {
+            Zone::Fixed(offset) => offset
+                .from_local_datetime(&local)
+                .single()
+                .map(|t| t.timestamp_micros()),
+            Zone::Named(zone) => {
+                if let Some(t) = zone.from_local_datetime(&local).earliest() {
+                    Some(t.timestamp_micros())
+                } else {
+                    // Gaps last at most a few hours; the offset three hours before is the old one.
+                    let before = zone
+                        .from_local_datetime(&(local - chrono::Duration::hours(3)))
+                        .earliest()?;
+                    let offset = before.offset().fix().local_minus_utc();
+                    Some(
+                        (local - chrono::Duration::seconds(i64::from(offset)))
+                            .and_utc()
+                            .timestamp_micros(),
+                    )
+                }
+            }
+        }
+    }
+}
+
 /// `UTC`, `Z`, or `+HH:MM` / `-HH:MM`.
 pub fn parse_offset(tz: &str) -> Option<FixedOffset> {
     if tz.eq_ignore_ascii_case("utc") || tz == "Z" {
@@ -725,8 +795,8 @@ fn resolve_mode(raw: &RawJob, catalog: &[Column], columns: &[Target], problems: 
             problems.push(format!("mode {name:?} needs `key`, the columns of a unique index"));
         }
         for k in &raw.key {
-            if !columns.iter().any(|c| &c.name == k) {
-                problems.push(format!("key column {k:?} is not a loaded column"));
+            if !catalog.iter().any(|c| &c.name == k) {
+                problems.push(format!("key column {k:?} is not in the target table"));
             }
         }
         raw.key.iter().map(|k| Ident::new(k)).collect()
@@ -858,9 +928,30 @@ mod tests {
     }
 
     #[test]
-    fn offsets_parse() {
+    fn zones_parse() {
         assert_eq!(parse_offset("+08:00").unwrap().local_minus_utc(), 8 * 3600);
         assert_eq!(parse_offset("UTC").unwrap().local_minus_utc(), 0);
         assert!(parse_offset("Asia/Shanghai").is_none());
+        assert_eq!(
+            Zone::parse("Asia/Shanghai"),
+            Some(Zone::Named(chrono_tz::Asia::Shanghai))
+        );
+        assert!(Zone::parse("Mars/Olympus").is_none());
+    }
+
+    #[test]
+    fn named_zones_follow_daylight_saving() {
+        let sydney = Zone::parse("Australia/Sydney").unwrap();
+        let at = |s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        // AEDT (+11) in February, AEST (+10) in June.
+        assert_eq!(sydney.utc_micros(at("2012-02-07 08:41")), Some(1_328_564_460_000_000));
+        assert_eq!(sydney.utc_micros(at("2012-06-28 08:41")), Some(1_340_836_860_000_000));
+        // 2012-10-07 02:30 does not exist in Sydney (clocks go from 02:00 to 03:00): it is
+        // read at +10:00, the offset before the gap, as PostgreSQL reads it.
+        assert_eq!(
+            sydney.utc_micros(at("2012-10-07 02:30")),
+            sydney.utc_micros(at("2012-10-07 03:30"))
+        );
+        assert_eq!(sydney.utc_micros(at("2012-10-07 02:30")), Some(1_349_541_000_000_000));
     }
 }

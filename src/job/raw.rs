@@ -48,6 +48,13 @@ pub struct RawSource {
     pub decimal: Option<String>,
     /// Drop (and count) records whose fields are all empty; default true.
     pub skip_blank: Option<bool>,
+    /// The text encoding (`utf-8` by default; `latin1`, `windows-1252`, `mac_roman`,
+    /// `utf-16`, any WHATWG label). A byte order mark overrides it.
+    pub encoding: Option<String>,
+    /// Records before the header to skip, such as a preamble line.
+    pub skip_records: Option<usize>,
+    /// Drop (and count) records in which all of these fields are empty.
+    pub drop_when_empty: Option<Vec<String>>,
     /// `pg_dump` only: the table whose `COPY ... FROM stdin` block to read.
     pub dump_table: Option<String>,
     /// Rows per chunk handed to the parallel stages.

@@ -379,8 +379,12 @@ fn convert(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result
             let strings = as_strings(array)?;
             return parse_strings(&strings, target, at, file);
         }
-        _ if target.ty == PgType::Numeric || target.ty.is_textual() => {
-            // Typed values become text; numeric text is then checked as numeric.
+        _ if target.ty == PgType::Numeric
+            || target.ty.is_textual()
+            || target.parse.null.iter().any(|marker| !marker.is_empty()) =>
+        {
+            // Typed values become text when the target is text, or when null markers
+            // (sentinels such as -200) must be compared; numeric text is checked as numeric.
             let strings = as_strings(array)?;
             return parse_strings(&strings, target, at, file);
         }
@@ -618,13 +622,8 @@ fn parse_naive(v: &str, format: Option<&str>) -> Option<NaiveDateTime> {
 
 fn parse_timestamptz(v: &str, target: &Target) -> Option<i64> {
     let parse = &target.parse;
-    if let Some(offset) = parse.timezone {
-        let naive = parse_naive(v, parse.format.as_deref())?;
-        return Some(
-            (naive - chrono::Duration::seconds(i64::from(offset.local_minus_utc())))
-                .and_utc()
-                .timestamp_micros(),
-        );
+    if let Some(zone) = parse.timezone {
+        return zone.utc_micros(parse_naive(v, parse.format.as_deref())?);
     }
     let v = v.trim();
     match &parse.format {
@@ -664,6 +663,11 @@ fn check(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<(
             }
             let v = strings.value(row);
             let fail = |problem: String| row_error(file, at, row, target, Some(v), problem);
+            if v.contains('\0') {
+                return Err(fail(format!(
+                    "{v:?} contains a NUL byte, which PostgreSQL text cannot hold"
+                )));
+            }
             if let Some(max) = target.max_chars {
                 let chars = v.chars().count();
                 if chars > max {
@@ -810,7 +814,7 @@ mod tests {
     #[test]
     fn timestamptz_with_offset_and_timezone() {
         let mut t = target(PgType::Timestamptz);
-        t.parse.timezone = crate::job::parse_offset("+08:00");
+        t.parse.timezone = crate::job::Zone::parse("+08:00");
         t.parse.format = Some("%Y-%m-%d %H:%M".into());
         let array = parse(&["2013-3-1 0:00"], &t).unwrap();
         // 2013-03-01 00:00 +08:00 is 2013-02-28 16:00 UTC

@@ -9,5 +9,8 @@ mod encode;
 /// Loads of the real datasets; atomicity; exactly-once; load modes.
 mod load;
 
+/// The real datasets of ../shared/data, one test per dataset, with spot values.
+mod datasets;
+
 /// The `pgbatch` binary: exit codes, messages, JSON lines.
 mod cli;

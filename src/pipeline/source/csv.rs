@@ -68,7 +68,9 @@ impl<R: std::io::Read> std::io::Read for Counting<R> {
 
 /// An open CSV file.
 pub struct Csv {
-    reader: csv::Reader<Counting<std::fs::File>>,
+    reader: csv::Reader<Counting<Box<dyn std::io::Read + Send>>>,
+    /// Fields whose all being empty drops a record.
+    drop_when_empty: Vec<usize>,
     lines: std::sync::Arc<std::sync::Mutex<LineIndex>>,
     fields: Vec<String>,
     display: String,
@@ -77,10 +79,37 @@ pub struct Csv {
     record: csv::ByteRecord,
 }
 
+/// Opens a file as UTF-8 bytes: decoded from the declared encoding, or from UTF-16 when a
+/// byte order mark says so; UTF-8 passes through untouched (and is checked later).
+fn decoded(
+    path: &std::path::Path,
+    encoding: Option<&'static encoding_rs::Encoding>,
+) -> Result<Box<dyn std::io::Read + Send>> {
+    use std::io::{Read as _, Seek as _};
+    let mut handle = open_file(path)?;
+    let mut start = [0u8; 2];
+    let read = handle.read(&mut start).and_then(|n| handle.rewind().map(|()| n));
+    let n = read.map_err(|source| ErrorKind::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let utf16_bom = n == 2 && matches!(start, [0xFF, 0xFE] | [0xFE, 0xFF]);
+    if encoding.is_none() && !utf16_bom {
+        return Ok(Box::new(handle));
+    }
+    Ok(Box::new(
+        encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(encoding)
+            .bom_override(true)
+            .strip_bom(true)
+            .build(handle),
+    ))
+}
+
 impl Csv {
     /// Opens the file and reads its header (or takes the job's field names).
     pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Self> {
-        let handle = open_file(&file.path)?;
+        let handle = decoded(&file.path, options.encoding)?;
         let lines = std::sync::Arc::new(std::sync::Mutex::new(LineIndex::default()));
         let reader = csv::ReaderBuilder::new()
             .delimiter(options.delimiter)
@@ -98,12 +127,21 @@ impl Csv {
         let mut csv = Csv {
             reader,
             lines,
+            drop_when_empty: Vec::new(),
             fields: Vec::new(),
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
             skip_blank: options.skip_blank,
             record: csv::ByteRecord::new(),
         };
+        for _ in 0..options.skip_records {
+            if !csv.read_record()? {
+                return Err(csv.error(
+                    None,
+                    format!("the file ends within the {} records to skip", options.skip_records),
+                ));
+            }
+        }
         if options.header {
             if !csv.read_record()? {
                 return Err(csv.error(None, "the file is empty (expected a header line)"));
@@ -124,6 +162,14 @@ impl Csv {
         }
         if let Some(fields) = &options.fields {
             csv.fields.clone_from(fields);
+        }
+        for name in &options.drop_when_empty {
+            match csv.fields.iter().position(|f| f == name) {
+                Some(index) => csv.drop_when_empty.push(index),
+                None => {
+                    return Err(csv.error(None, format!("no field {name:?} (named in [source] drop_when_empty)")));
+                }
+            }
         }
         Ok(csv)
     }
@@ -179,7 +225,13 @@ impl Csv {
             if !self.read_record()? {
                 break;
             }
-            if self.skip_blank && self.record.iter().all(<[u8]>::is_empty) {
+            let blank = self.skip_blank && self.record.iter().all(<[u8]>::is_empty);
+            let dropped = !self.drop_when_empty.is_empty()
+                && self
+                    .drop_when_empty
+                    .iter()
+                    .all(|i| self.record.get(*i).is_none_or(<[u8]>::is_empty));
+            if blank || dropped {
                 skipped += 1;
                 continue;
             }

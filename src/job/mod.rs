@@ -97,8 +97,14 @@ impl FormatKind {
 
     /// Guesses the kind from a file name's suffix.
     pub fn from_path(path: &str) -> Option<Self> {
-        let extension = Path::new(path).extension()?.to_str()?.to_ascii_lowercase();
-        match extension.as_str() {
+        let lower = path.to_ascii_lowercase();
+        // Compression is found by magic bytes; the name under it tells the format.
+        let name = [".gz", ".bz2", ".zst", ".zstd"]
+            .iter()
+            .find_map(|suffix| lower.strip_suffix(suffix))
+            .unwrap_or(&lower);
+        let extension = Path::new(name).extension()?.to_str()?;
+        match extension {
             "parquet" | "pq" => Some(FormatKind::Parquet),
             "sql" => Some(FormatKind::PgDump),
             "csv" | "tsv" | "txt" => Some(FormatKind::Csv),
@@ -135,6 +141,8 @@ pub struct Parse {
     pub null: Vec<String>,
     /// The decimal separator, `.` or `,`.
     pub decimal: u8,
+    /// A thousands separator to drop from numbers.
+    pub thousands: Option<u8>,
     /// A chrono format for dates and timestamps.
     pub format: Option<String>,
     /// The offset of timestamps written without one (timestamptz targets).
@@ -312,6 +320,7 @@ fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
     let default_parse = Parse {
         null: raw.source.null.clone().unwrap_or_else(|| vec![String::new()]),
         decimal: decimal_of(raw.source.decimal.as_ref(), b'.', problems),
+        thousands: thousands_of(raw.source.thousands.as_ref(), None, problems),
         format: None,
         timezone: None,
     };
@@ -487,6 +496,18 @@ fn encoding_for(label: &str) -> Option<&'static encoding_rs::Encoding> {
     encoding_rs::Encoding::for_label(label.as_bytes())
 }
 
+fn thousands_of(value: Option<&String>, default: Option<u8>, problems: &mut Vec<String>) -> Option<u8> {
+    match value.map(String::as_str) {
+        None => default,
+        Some("") => None,
+        Some(s @ ("." | "," | "'" | " ")) => Some(s.as_bytes()[0]),
+        Some(other) => {
+            problems.push(format!("thousands {other:?} must be \".\", \",\", \"'\" or a space"));
+            default
+        }
+    }
+}
+
 fn decimal_of(value: Option<&String>, default: u8, problems: &mut Vec<String>) -> u8 {
     match value.map(String::as_str) {
         None => default,
@@ -622,6 +643,7 @@ fn make_target(
     let parse = Parse {
         null: spec.null.clone().unwrap_or_else(|| defaults.null.clone()),
         decimal: decimal_of(spec.decimal.as_ref(), defaults.decimal, problems),
+        thousands: thousands_of(spec.thousands.as_ref(), defaults.thousands, problems),
         format: spec.format.clone(),
         timezone: spec.timezone.as_deref().and_then(|tz| {
             let zone = Zone::parse(tz);

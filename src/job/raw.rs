@@ -46,6 +46,8 @@ pub struct RawSource {
     pub null: Option<Vec<String>>,
     /// The decimal separator of every numeric column; default `.`.
     pub decimal: Option<String>,
+    /// A thousands separator to ignore in numbers (`.`, `,`, `'`, or a space); default none.
+    pub thousands: Option<String>,
     /// Drop (and count) records whose fields are all empty; default true.
     pub skip_blank: Option<bool>,
     /// The text encoding (`utf-8` by default; `latin1`, `windows-1252`, `mac_roman`,
@@ -81,6 +83,7 @@ pub struct RawColumn {
     pub format: Option<String>,
     pub timezone: Option<String>,
     pub decimal: Option<String>,
+    pub thousands: Option<String>,
     pub null: Option<Vec<String>>,
     #[serde(default)]
     pub required: bool,

@@ -114,6 +114,7 @@ impl Conformer {
     ///
     /// Bad data when the file lacks a field the job reads, or its name does not match a
     /// `path` rule; configuration when a constant does not parse as its column's type.
+    #[expect(clippy::too_many_lines, reason = "one arm per value rule, each with its own message")]
     pub fn try_new(job: &Job, file: &str, file_name: &str, fields: &[String]) -> Result<Self> {
         let file_error = |problem: String| -> Error {
             RowError {
@@ -147,7 +148,15 @@ impl Conformer {
         let mut targets = Vec::with_capacity(job.columns.len());
         for target in &job.columns {
             let input = match &target.rule {
-                ValueRule::Field { name, implicit } => match fields.iter().position(|f| f == name) {
+                ValueRule::Field { name, implicit } => match fields
+                    .iter()
+                    .position(|f| f == name)
+                    // A column left to implicit mapping also matches a field of another case.
+                    .or_else(|| {
+                        implicit
+                            .then(|| fields.iter().position(|f| f.eq_ignore_ascii_case(name)))
+                            .flatten()
+                    }) {
                     Some(i) => Input::Field(i),
                     None if *implicit && !target.not_null => Input::Missing,
                     None => {
@@ -493,7 +502,7 @@ fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str
         }};
     }
     let integer = |v: &str, what: &str| -> Result<i64, String> {
-        let n = number_text(v, decimal_comma);
+        let n = number_text(v, decimal_comma, parse.thousands);
         // Writers such as pandas print whole numbers as `253019.0`; the fraction must be zero.
         let whole = match n.split_once('.') {
             Some((int, frac)) if !int.is_empty() && !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
@@ -523,10 +532,10 @@ fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str
         PgType::Int4 => primitive!(Int32Type, |v: &str| integer(v, "integer")
             .and_then(|n| i32::try_from(n).map_err(|_| format!("{v:?} is out of range for integer")))),
         PgType::Int8 => primitive!(Int64Type, |v: &str| integer(v, "bigint")),
-        PgType::Float4 => primitive!(Float32Type, |v: &str| number_text(v, decimal_comma)
+        PgType::Float4 => primitive!(Float32Type, |v: &str| number_text(v, decimal_comma, parse.thousands)
             .parse::<f32>()
             .map_err(|_| cannot(v, "real", numeric_hint(v)))),
-        PgType::Float8 => primitive!(Float64Type, |v: &str| number_text(v, decimal_comma)
+        PgType::Float8 => primitive!(Float64Type, |v: &str| number_text(v, decimal_comma, parse.thousands)
             .parse::<f64>()
             .map_err(|_| cannot(v, "double precision", numeric_hint(v)))),
         PgType::Date => {
@@ -557,7 +566,7 @@ fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str
                 match item? {
                     (_, None) => builder.append_null(),
                     (row, Some(v)) => {
-                        let n = number_text(v, decimal_comma);
+                        let n = number_text(v, decimal_comma, parse.thousands);
                         if Numeric::parse(&n).is_none() {
                             return Err(fail(row, v, cannot(v, "numeric", numeric_hint(v))));
                         }
@@ -582,14 +591,20 @@ fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str
     Ok(array)
 }
 
-/// Number text with `.` as the decimal separator, trimmed; borrowed unless rewritten.
-fn number_text(v: &str, decimal_comma: bool) -> Cow<'_, str> {
+/// Number text with `.` as the decimal separator and no thousands separators, trimmed;
+/// borrowed unless rewritten.
+fn number_text(v: &str, decimal_comma: bool, thousands: Option<u8>) -> Cow<'_, str> {
     let v = v.trim();
-    if decimal_comma && v.contains(',') {
-        Cow::Owned(v.replace(',', "."))
-    } else {
-        Cow::Borrowed(v)
+    let mut text = Cow::Borrowed(v);
+    if let Some(sep) = thousands.map(char::from)
+        && text.contains(sep)
+    {
+        text = Cow::Owned(text.replace(sep, ""));
     }
+    if decimal_comma && text.contains(',') {
+        text = Cow::Owned(text.replace(',', "."));
+    }
+    text
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -774,6 +789,7 @@ mod tests {
             parse: Parse {
                 null: vec![String::new(), "NA".into()],
                 decimal: b'.',
+                thousands: None,
                 format: None,
                 timezone: None,
             },

@@ -12,5 +12,8 @@ mod load;
 /// The real datasets of ../shared/data, one test per dataset, with spot values.
 mod datasets;
 
+/// Every file of ../shared/data/nasty_csv, loaded or rejected exactly.
+mod nasty;
+
 /// The `pgbatch` binary: exit codes, messages, JSON lines.
 mod cli;

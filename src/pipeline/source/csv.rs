@@ -4,7 +4,7 @@
 use crate::error::{Error, ErrorKind, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, ChunkReader, Positions, SourceFile, TextColumns, open_file};
+use super::{Chunk, ChunkReader, Positions, SourceFile, TextColumns, open_text};
 
 /// Counts line ends as bytes pass to the CSV parser, so that a record's start offset maps
 /// to its line. The csv crate's own line count misses CRLF's first byte (a record after a
@@ -71,6 +71,10 @@ pub struct Csv {
     reader: csv::Reader<Counting<Box<dyn std::io::Read + Send>>>,
     /// Fields whose all being empty drops a record.
     drop_when_empty: Vec<usize>,
+    /// Whether the field names come from the job rather than a header.
+    named_fields: bool,
+    /// Whether comment lines are skipped (the csv crate then misplaces record starts).
+    comments: bool,
     lines: std::sync::Arc<std::sync::Mutex<LineIndex>>,
     fields: Vec<String>,
     display: String,
@@ -79,37 +83,10 @@ pub struct Csv {
     record: csv::ByteRecord,
 }
 
-/// Opens a file as UTF-8 bytes: decoded from the declared encoding, or from UTF-16 when a
-/// byte order mark says so; UTF-8 passes through untouched (and is checked later).
-fn decoded(
-    path: &std::path::Path,
-    encoding: Option<&'static encoding_rs::Encoding>,
-) -> Result<Box<dyn std::io::Read + Send>> {
-    use std::io::{Read as _, Seek as _};
-    let mut handle = open_file(path)?;
-    let mut start = [0u8; 2];
-    let read = handle.read(&mut start).and_then(|n| handle.rewind().map(|()| n));
-    let n = read.map_err(|source| ErrorKind::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let utf16_bom = n == 2 && matches!(start, [0xFF, 0xFE] | [0xFE, 0xFF]);
-    if encoding.is_none() && !utf16_bom {
-        return Ok(Box::new(handle));
-    }
-    Ok(Box::new(
-        encoding_rs_io::DecodeReaderBytesBuilder::new()
-            .encoding(encoding)
-            .bom_override(true)
-            .strip_bom(true)
-            .build(handle),
-    ))
-}
-
 impl Csv {
     /// Opens the file and reads its header (or takes the job's field names).
     pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Self> {
-        let handle = decoded(&file.path, options.encoding)?;
+        let handle = open_text(&file.path, options.encoding)?;
         let lines = std::sync::Arc::new(std::sync::Mutex::new(LineIndex::default()));
         let reader = csv::ReaderBuilder::new()
             .delimiter(options.delimiter)
@@ -128,6 +105,8 @@ impl Csv {
             reader,
             lines,
             drop_when_empty: Vec::new(),
+            named_fields: options.fields.is_some(),
+            comments: options.comment.is_some(),
             fields: Vec::new(),
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
@@ -175,9 +154,28 @@ impl Csv {
     }
 
     fn line(&self) -> Option<Position> {
-        let start = self.record.position()?.byte();
-        let line = self.lines.lock().expect("the line index is never poisoned").line(start);
-        Some(Position::Line { line })
+        let mut index = self.lines.lock().expect("the line index is never poisoned");
+        if !self.comments {
+            let start = self.record.position()?.byte();
+            return Some(Position::Line {
+                line: index.line(start),
+            });
+        }
+        // With comments, the csv crate's record start is where the comment lines before it
+        // start. Count back from the record's end instead: its last line, less the line
+        // ends inside its fields.
+        let end = self.reader.position().byte();
+        let inside: u64 = self
+            .record
+            .iter()
+            .map(|field| {
+                let crlf = field.windows(2).filter(|w| w == b"\r\n").count();
+                (field.iter().filter(|b| matches!(b, b'\r' | b'\n')).count() - crlf) as u64
+            })
+            .sum();
+        Some(Position::Line {
+            line: index.line(end).saturating_sub(1 + inside).max(1),
+        })
     }
 
     fn error(&self, position: Option<Position>, problem: impl Into<String>) -> Error {
@@ -239,8 +237,10 @@ impl Csv {
                 return Err(self.error(
                     self.line(),
                     format!(
-                        "the record has {} fields, expected {width} (as many as the header)",
-                        self.record.len()
+                        "the record has {} field{}, expected {width} (as many as the {})",
+                        self.record.len(),
+                        if self.record.len() == 1 { "" } else { "s" },
+                        if self.named_fields { "`fields` names" } else { "header" }
                     ),
                 ));
             }

@@ -8,7 +8,7 @@ use std::io::BufRead;
 use crate::error::{Error, ErrorKind, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, ChunkReader, Positions, SourceFile, TextColumns, open_file};
+use super::{Chunk, ChunkReader, Positions, SourceFile, TextColumns, open_text};
 
 /// The end-of-data marker of a COPY text block.
 const END_OF_DATA: &[u8] = b"\\.";
@@ -17,7 +17,7 @@ const NULL_MARKER: &[u8] = b"\\N";
 
 /// One table's COPY block in a dump.
 pub struct Dump {
-    reader: std::io::BufReader<std::fs::File>,
+    reader: std::io::BufReader<Box<dyn std::io::Read + Send>>,
     fields: Vec<String>,
     display: String,
     chunk_rows: usize,
@@ -31,7 +31,7 @@ impl Dump {
     pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Self> {
         let table = options.dump_table.clone().unwrap_or_default();
         let mut dump = Dump {
-            reader: std::io::BufReader::with_capacity(1 << 20, open_file(&file.path)?),
+            reader: std::io::BufReader::with_capacity(1 << 20, open_text(&file.path, options.encoding)?),
             fields: Vec::new(),
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,

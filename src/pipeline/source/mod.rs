@@ -8,6 +8,7 @@ pub mod csv;
 pub mod dump;
 pub mod parquet;
 
+use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
@@ -129,6 +130,45 @@ pub fn open_file(path: &Path) -> Result<std::fs::File> {
             .into()
         }
     })
+}
+
+/// Magic bytes of the compressed formats read as a stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const BZIP2_MAGIC: [u8; 3] = *b"BZh";
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Opens a text file as a stream of UTF-8 bytes: decompressed when its first bytes say
+/// gzip, bzip2 or zstd; decoded from the declared encoding, or from UTF-16 when a byte
+/// order mark says so. UTF-8 passes through untouched (and is checked later).
+pub fn open_text(path: &Path, encoding: Option<&'static encoding_rs::Encoding>) -> Result<Box<dyn Read + Send>> {
+    let read_error = |source| ErrorKind::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = BufReader::with_capacity(1 << 16, open_file(path)?);
+    let magic = file.fill_buf().map_err(read_error)?;
+    let mut stream: BufReader<Box<dyn Read + Send>> = if magic.starts_with(&GZIP_MAGIC) {
+        BufReader::with_capacity(1 << 16, Box::new(flate2::read::MultiGzDecoder::new(file)))
+    } else if magic.starts_with(&BZIP2_MAGIC) {
+        BufReader::with_capacity(1 << 16, Box::new(bzip2::read::MultiBzDecoder::new(file)))
+    } else if magic.starts_with(&ZSTD_MAGIC) {
+        let decoder = zstd::stream::read::Decoder::with_buffer(file).map_err(read_error)?;
+        BufReader::with_capacity(1 << 16, Box::new(decoder))
+    } else {
+        BufReader::with_capacity(1 << 16, Box::new(file))
+    };
+    let start = stream.fill_buf().map_err(read_error)?;
+    let utf16_bom = start.starts_with(&[0xFF, 0xFE]) || start.starts_with(&[0xFE, 0xFF]);
+    if encoding.is_none() && !utf16_bom {
+        return Ok(Box::new(stream));
+    }
+    Ok(Box::new(
+        encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(encoding)
+            .bom_override(true)
+            .strip_bom(true)
+            .build(stream),
+    ))
 }
 
 /// Builds `Utf8` columns row by row, then a batch whose fields are named.

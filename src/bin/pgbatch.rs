@@ -276,6 +276,7 @@ fn print_summary(summary: &Summary, json: bool) {
     }
     let id = summary.batch_id.map_or_else(String::new, |id| id.to_string());
     match summary.status {
+        Status::UpToDate => println!("{}: nothing new since the last run; nothing changed", summary.job),
         Status::AlreadyLoaded => println!(
             "{}: already loaded as batch {id}; nothing changed (use --force to load it again)",
             summary.job

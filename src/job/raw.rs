@@ -27,6 +27,9 @@ pub struct RawJob {
     #[serde(default)]
     pub columns: BTreeMap<String, RawColumn>,
     pub unpivot: Option<RawUnpivot>,
+    /// A SQL transform job: the file (relative to the job file) whose statement it runs,
+    /// instead of loading files.
+    pub sql: Option<String>,
 }
 
 /// How to read the source files.

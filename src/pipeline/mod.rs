@@ -6,6 +6,7 @@ pub mod conform;
 pub mod encode;
 pub mod load;
 pub mod source;
+pub mod transform;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub enum Status {
     Loaded,
     AlreadyLoaded,
     Validated,
+    /// A SQL transform job found nothing new since its watermark.
+    UpToDate,
 }
 
 /// The outcome of one batch: the JSON summary line.
@@ -172,6 +175,9 @@ pub async fn load(
     options: LoadOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<Summary> {
+    if spec.raw.sql.is_some() {
+        return transform::run(client, spec, options).await;
+    }
     let started = Instant::now();
     let started_at = chrono::Utc::now();
     let catalog = catalog::columns(&*client, &spec.raw.table).await?;
@@ -305,6 +311,6 @@ pub async fn load(
     Ok(done)
 }
 
-fn elapsed_ms(started: Instant) -> u64 {
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }

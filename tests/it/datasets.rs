@@ -165,3 +165,49 @@ async fn messages_both_files() {
         db.query("SELECT count(*) FROM messages WHERE body ~* '\\mwarty\\M'")
     );
 }
+
+/// Song requests (synthetic sample) tallied into the playlist by a SQL job: in one
+/// transaction, recorded in the ledger, and only the requests since its watermark count.
+#[tokio::test]
+async fn song_requests_tally_into_the_playlist_incrementally() {
+    let db = TestDb::new();
+    let requests = load(&db, "song_requests", &[]).await;
+    assert_eq!(requests.rows_loaded, 2_000);
+    let tally = load(&db, "playlist_tally", &[]).await;
+    assert_eq!(
+        (tally.status, tally.mode, tally.rows_read),
+        (pipeline::Status::Loaded, "sql", 2_000)
+    );
+    assert_eq!(
+        db.query("SELECT sum(requests), sum(score) = (SELECT sum(listeners) FROM song_requests) FROM playlist"),
+        "2000|t"
+    );
+    let again = load(&db, "playlist_tally", &[]).await;
+    assert_eq!(again.status, pipeline::Status::UpToDate);
+    assert_eq!(
+        db.query("SELECT count(*) FROM pgbatch.batches WHERE job = 'playlist_tally'"),
+        "1"
+    );
+
+    // A second export: two requests for a song already on the playlist.
+    let before = db.query("SELECT score, requests FROM playlist WHERE artist = 'Boston' AND title = 'Peace of Mind'");
+    let (score, count) = before.split_once('|').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("requests-2.csv");
+    std::fs::write(
+        &file,
+        "requested_at,artist,title,listeners\n2016-11-08T10:00:00Z,Boston,Peace of Mind,100\n2016-11-08T10:05:00Z,Boston,Peace of Mind,23\n",
+    )
+    .unwrap();
+    load(&db, "song_requests", &[file]).await;
+    let tally = load(&db, "playlist_tally", &[]).await;
+    assert_eq!(tally.rows_read, 2);
+    assert_eq!(
+        db.query("SELECT score, requests, last_requested_at FROM playlist WHERE artist = 'Boston' AND title = 'Peace of Mind'"),
+        format!(
+            "{}|{}|2016-11-08 10:05:00+00",
+            score.parse::<i64>().unwrap() + 123,
+            count.parse::<i64>().unwrap() + 2
+        )
+    );
+}

@@ -106,14 +106,14 @@ pub enum ErrorKind {
     #[error("{}", .problems.join("; "))]
     Config { problems: Vec<String> },
     /// The database could not be reached, or went away.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe(.source))]
     Unavailable {
         context: String,
         #[source]
         source: tokio_postgres::Error,
     },
     /// Any other database error, classified by SQLSTATE in [`Error::exit_code`].
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe(.source))]
     Database {
         context: String,
         #[source]
@@ -122,6 +122,28 @@ pub enum ErrorKind {
     /// A worker thread failed in a way that should not happen.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A database error as the server phrased it (message, then detail), or as the client did.
+fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        }
+    } else {
+        // The client's own errors (IO, closed connection) carry their causes in a chain.
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text = format!("{text}: {cause_text}");
+            }
+            source = cause.source();
+        }
+        text
+    }
 }
 
 /// The error of every fallible function in this crate.

@@ -309,6 +309,10 @@ async fn each_load_mode_merges_as_documented() {
         .unwrap_err();
     assert_eq!(error.exit_code(), 65);
     assert_eq!(error.sqlstate(), Some("23505"));
+    assert_eq!(
+        error.to_string(),
+        "finishing COPY: duplicate key value violates unique constraint \"kv_pkey\" (Key (k)=(3) already exists.)"
+    );
     assert_eq!(rows(), "1:a:2016-01-01 2:b:2016-01-02 3:c:2016-01-03");
     assert_eq!(
         db.query("SELECT string_agg(mode, ',' ORDER BY id) FROM pgbatch.batches"),

@@ -87,13 +87,6 @@ impl ConnectOptions {
         Self { config }
     }
 
-    /// The same settings with another database name.
-    #[must_use]
-    pub fn with_dbname(mut self, dbname: &str) -> Self {
-        self.config.dbname(dbname);
-        self
-    }
-
     /// The database name, for messages.
     pub fn dbname(&self) -> &str {
         self.config.get_dbname().unwrap_or("")

@@ -159,13 +159,6 @@ pub struct Checks {
     pub pattern: Option<Regex>,
 }
 
-impl Checks {
-    /// Whether any check reads values (beyond NULL).
-    pub fn has_value_checks(&self) -> bool {
-        self.min.is_some() || self.max.is_some() || self.pattern.is_some()
-    }
-}
-
 /// A piece of a template: literal text or a source field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {

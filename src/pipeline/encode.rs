@@ -110,11 +110,6 @@ impl Encoder {
         Encoder { types }
     }
 
-    /// The column types, in order.
-    pub fn types(&self) -> &[PgType] {
-        &self.types
-    }
-
     fn columns<'a>(&self, batch: &'a RecordBatch) -> Result<Vec<Column<'a>>, EncodeError> {
         if batch.num_columns() != self.types.len() {
             return Err(EncodeError::ColumnCount {

@@ -278,27 +278,7 @@ pub async fn load(
         })
         .collect();
     done.duration_ms = elapsed_ms(started);
-    let batch_id = ledger::record(
-        &tx,
-        &ledger::NewBatch {
-            job: &job.name,
-            target: &job.table,
-            mode: job.mode.name(),
-            content_hash: &hash,
-            sources: &sources,
-            rows_read: done.rows_read,
-            rows_loaded: done.rows_loaded,
-            rows_skipped: done.rows_skipped,
-            rows_deleted: done.rows_deleted,
-            forced: options.force,
-            started_at,
-            duration_ms: done.duration_ms,
-        },
-    )
-    .await?;
-    tx.commit()
-        .await
-        .map_err(|error| Error::db(format!("committing batch {batch_id}"), error))?;
+    let batch_id = commit_batch(tx, &done, &sources, options.force, started_at).await?;
     done.batch_id = Some(batch_id);
     done.duration_ms = elapsed_ms(started);
     tracing::info!(
@@ -309,6 +289,39 @@ pub async fn load(
         "Batch committed."
     );
     Ok(done)
+}
+
+/// Writes the ledger row of a batch from its summary, then commits the transaction: the
+/// batch is loaded and recorded, or neither. Returns the batch id.
+pub(crate) async fn commit_batch(
+    tx: tokio_postgres::Transaction<'_>,
+    summary: &Summary,
+    sources: &[ledger::SourceRecord],
+    forced: bool,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    let batch_id = ledger::record(
+        &tx,
+        &ledger::NewBatch {
+            job: &summary.job,
+            target: &summary.target,
+            mode: summary.mode,
+            content_hash: &summary.content_hash,
+            sources,
+            rows_read: summary.rows_read,
+            rows_loaded: summary.rows_loaded,
+            rows_skipped: summary.rows_skipped,
+            rows_deleted: summary.rows_deleted,
+            forced,
+            started_at,
+            duration_ms: summary.duration_ms,
+        },
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(|error| Error::db(format!("committing batch {batch_id}"), error))?;
+    Ok(batch_id)
 }
 
 pub(crate) fn elapsed_ms(started: Instant) -> u64 {

@@ -11,7 +11,7 @@ use crate::db::ledger;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::sha256_hex;
 use crate::job::Spec;
-use crate::pipeline::{LoadOptions, Status, Summary, elapsed_ms};
+use crate::pipeline::{LoadOptions, Status, Summary, commit_batch, elapsed_ms};
 
 /// Runs a SQL transform job.
 ///
@@ -89,27 +89,7 @@ pub async fn run(client: &mut Client, spec: &Spec, options: LoadOptions) -> Resu
         rows: rows_read,
     }];
     summary.duration_ms = elapsed_ms(started);
-    let batch_id = ledger::record(
-        &tx,
-        &ledger::NewBatch {
-            job: &spec.name,
-            target: &spec.raw.table,
-            mode: "sql",
-            content_hash: &hash,
-            sources: &sources,
-            rows_read,
-            rows_loaded,
-            rows_skipped: 0,
-            rows_deleted: 0,
-            forced: options.force,
-            started_at,
-            duration_ms: summary.duration_ms,
-        },
-    )
-    .await?;
-    tx.commit()
-        .await
-        .map_err(|error| Error::db(format!("committing batch {batch_id}"), error))?;
+    let batch_id = commit_batch(tx, &summary, &sources, options.force, started_at).await?;
     summary.batch_id = Some(batch_id);
     tracing::info!(job = %spec.name, batch_id, rows_read, rows_loaded, "Transform committed.");
     Ok(summary)

@@ -134,19 +134,9 @@ impl Cluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if self.socket.join(format!(".s.PGSQL.{PORT}")).exists() {
-                let ok = Command::new("psql")
-                    .args(["-h"])
-                    .arg(&self.socket)
-                    .args([
-                        "-p",
-                        &PORT.to_string(),
-                        "-U",
-                        "postgres",
-                        "-d",
-                        "postgres",
-                        "-c",
-                        "select 1",
-                    ])
+                let ok = self
+                    .psql_command("postgres")
+                    .args(["-c", "select 1"])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status()
@@ -163,24 +153,21 @@ impl Cluster {
         );
     }
 
+    /// `psql` on this cluster's socket, as `postgres`, on database `db`.
+    fn psql_command(&self, db: &str) -> Command {
+        let mut command = Command::new("psql");
+        command
+            .arg("-h")
+            .arg(&self.socket)
+            .args(["-p", &PORT.to_string(), "-U", "postgres", "-d", db]);
+        command
+    }
+
     /// Runs SQL through psql and returns its unaligned output.
     pub fn psql(&self, db: &str, sql: &str) -> String {
-        let mut child = Command::new("psql")
-            .args(["-h"])
-            .arg(&self.socket)
-            .args([
-                "-p",
-                &PORT.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                db,
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-            ])
+        let mut child = self
+            .psql_command(db)
+            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use pgbatch::api::{self, Api, ApiOptions};
 use pgbatch::db::{ConnectOptions, ledger, migrate};
 use pgbatch::embedded;
 use pgbatch::error::exit;
@@ -50,14 +51,19 @@ enum Command {
     },
     /// Do everything a load does, then roll back: reports what would be loaded.
     Validate { job: String, files: Vec<String> },
-    /// Start a private `PostgreSQL`, migrate, and load the samples of `jobs/demo.list`.
+    /// Start a private `PostgreSQL`, migrate, load the samples of `jobs/demo.list`, and serve
+    /// the API until Ctrl-C.
     Demo {
         #[arg(long, env = "PGBATCH_MIGRATIONS", default_value = "sql/migrations")]
         migrations: PathBuf,
-        /// Stop the database and exit after loading, instead of waiting for Ctrl-C.
+        /// Stop the database and exit after loading, instead of serving the API.
         #[arg(long)]
         exit: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
     },
+    /// Serve the read-only HTTP API: one route per query file.
+    Serve(ServeArgs),
     /// List the batches in the ledger, newest first.
     Batches {
         #[arg(long, default_value_t = 20)]
@@ -74,6 +80,40 @@ struct LoadArgs {
     /// Load even if this content was loaded before.
     #[arg(long)]
     force: bool,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The address to listen on (port 0: any free port).
+    #[arg(long, env = "PGBATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The folder of query files, one route each.
+    #[arg(long, env = "PGBATCH_QUERIES", default_value = "sql/queries")]
+    queries: PathBuf,
+    /// Cancel any query that runs longer than this many milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    statement_timeout_ms: u64,
+    /// The most rows one response may hold.
+    #[arg(long, default_value_t = 100_000)]
+    max_rows: u64,
+    /// Database connections at most.
+    #[arg(long, default_value_t = 16)]
+    pool_size: usize,
+    /// The role queries run as; empty to run as the connecting (read-only) user.
+    #[arg(long, env = "PGBATCH_API_ROLE", default_value = "pgbatch_reader")]
+    role: String,
+}
+
+impl ServeArgs {
+    fn options(&self) -> ApiOptions {
+        ApiOptions {
+            queries: self.queries.clone(),
+            statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
+            max_rows: self.max_rows,
+            pool_size: self.pool_size,
+            role: Some(self.role.clone()).filter(|r| !r.is_empty()),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -186,7 +226,19 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             )
             .await
         }
-        Command::Demo { migrations, exit } => demo(&cli.jobs_dir, &migrations, exit, cli.json).await,
+        Command::Demo {
+            migrations,
+            exit,
+            serve,
+        } => demo(&cli.jobs_dir, &migrations, exit, &serve, cli.json).await,
+        Command::Serve(args) => {
+            let options = ConnectOptions::from_env()?.ok_or_else(|| {
+                pgbatch::Error::config(
+                    "no database configured: set DATABASE_URL or the PG* variables (PGHOST, PGUSER, ...)",
+                )
+            })?;
+            serve(&options, &args, &[]).await
+        }
         Command::Batches { limit } => {
             let client = connect().await?;
             let batches = ledger::list(&client, limit).await?;
@@ -205,22 +257,63 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
     }
 }
 
-async fn demo(jobs_dir: &std::path::Path, migrations: &std::path::Path, exit: bool, json: bool) -> pgbatch::Result<()> {
+async fn demo(
+    jobs_dir: &std::path::Path,
+    migrations: &std::path::Path,
+    exit: bool,
+    args: &ServeArgs,
+    json: bool,
+) -> pgbatch::Result<()> {
     let dir = embedded::default_dir();
     let cluster = embedded::Cluster::start(&dir)?;
-    let loaded = demo_load(&cluster, jobs_dir, migrations, json).await;
-    if loaded.is_ok() {
-        println!(
+    let mut result = demo_load(&cluster, jobs_dir, migrations, json).await;
+    if result.is_ok() {
+        let psql = format!(
             "PostgreSQL (embedded) is up: psql '{}'",
             cluster.url(embedded::DATABASE)
         );
-        if !exit {
-            println!("Press Ctrl-C to stop it.");
-            let _ = tokio::signal::ctrl_c().await;
+        if exit {
+            println!("{psql}");
+        } else {
+            result = serve(&cluster.options(embedded::DATABASE), args, &[psql]).await;
         }
     }
     cluster.stop()?;
-    loaded
+    result
+}
+
+/// Serves the API until Ctrl-C or SIGTERM, then drains the requests in flight.
+async fn serve(options: &ConnectOptions, args: &ServeArgs, notes: &[String]) -> pgbatch::Result<()> {
+    let api = Api::new(options, args.options()).await?;
+    let examples = api.examples();
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|error| pgbatch::Error::config(format!("cannot listen on {}: {error}", args.listen)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| pgbatch::Error::config(format!("cannot listen on {}: {error}", args.listen)))?;
+    for note in notes {
+        println!("{note}");
+    }
+    println!("The API is up: http://{address}/ (the routes and what they take). Try:");
+    for example in examples {
+        println!("  curl 'http://{address}{example}'");
+    }
+    println!("Press Ctrl-C to stop.");
+    api::serve(api.router(), listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = async {
+            match term.as_mut() {
+                Some(term) => { term.recv().await; }
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
 }
 
 async fn demo_load(

@@ -87,6 +87,11 @@ impl ConnectOptions {
         Self { config }
     }
 
+    /// The driver's settings, for pools that make their own connections.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The database name, for messages.
     pub fn dbname(&self) -> &str {
         self.config.get_dbname().unwrap_or("")

@@ -155,32 +155,74 @@ fn usage_errors_exit_64() {
 }
 
 /// `pgbatch demo` with no database configured: a private cluster, migrated, the samples
-/// loaded; a second run reuses the cluster and loads nothing twice; no server is left.
+/// loaded, the API served (one call answered) until Ctrl-C; a second run reuses the cluster
+/// and loads nothing twice; no server is left.
 #[test]
 fn demo_runs_on_the_embedded_default_and_reruns_as_no_ops() {
+    use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let cluster_dir = dir.path().join("embedded");
-    let run = || {
+    let command = |args: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
         command
             .current_dir(repo())
-            .args(["demo", "--exit", "--json"])
+            .arg("demo")
+            .args(args)
             .env("PGBATCH_EMBEDDED_DIR", &cluster_dir);
         for var in ["DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"] {
             command.env_remove(var);
         }
-        command.output().unwrap()
+        command
     };
-    let first = run();
-    assert_eq!(code(&first), 0, "{}", stderr(&first));
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&first.stdout)
-        .lines()
+    let mut demo = command(&["--json", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(demo.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let address = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the demo ended early: {lines:?}"
+        );
+        if let Some(rest) = line.strip_prefix("The API is up: http://") {
+            break rest.split('/').next().unwrap().parse().unwrap();
+        }
+        lines.push(line);
+    };
+    let loaded: Vec<serde_json::Value> = lines
+        .iter()
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 17);
-    assert!(lines.iter().all(|l| l["status"] == "loaded"), "{lines:?}");
-    let second = run();
+    assert_eq!(loaded.len(), 17);
+    assert!(loaded.iter().all(|l| l["status"] == "loaded"), "{loaded:?}");
+    let reply = crate::api::http_get(
+        address,
+        "/rates?date_from=2016-01-01&date_to=2016-01-03&origin=CNSGH&destination=north_europe_main",
+    );
+    assert!(reply.starts_with("HTTP/1.0 200 OK"), "{reply}");
+    assert!(
+        reply.ends_with(
+            "[{\"day\":\"2016-01-01\",\"average_price\":1112},{\"day\":\"2016-01-02\",\"average_price\":1112},\
+             {\"day\":\"2016-01-03\",\"average_price\":null}]\n"
+        ),
+        "{reply}"
+    );
+    let interrupted = Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = demo.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        !cluster_dir.join("data/postmaster.pid").exists(),
+        "the demo left its server running"
+    );
+    let second = command(&["--exit", "--json"]).output().unwrap();
     assert_eq!(code(&second), 0, "{}", stderr(&second));
     let statuses: Vec<String> = String::from_utf8_lossy(&second.stdout)
         .lines()

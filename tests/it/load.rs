@@ -6,17 +6,22 @@ use pgbatch::pipeline::{self, LoadOptions, NoProgress, Status, Summary};
 
 use crate::pg::{TestDb, repo, shared};
 
-fn job(name: &str) -> Spec {
+pub(crate) fn job(name: &str) -> Spec {
     Spec::find(name, &repo().join("jobs")).unwrap()
 }
 
-async fn load_files(db: &TestDb, spec: &Spec, files: &[PathBuf], options: LoadOptions) -> pgbatch::Result<Summary> {
+pub(crate) async fn load_files(
+    db: &TestDb,
+    spec: &Spec,
+    files: &[PathBuf],
+    options: LoadOptions,
+) -> pgbatch::Result<Summary> {
     let mut client = db.client().await;
     let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     pipeline::load(&mut client, spec, &files, options, Arc::new(NoProgress)).await
 }
 
-async fn load(db: &TestDb, name: &str, files: &[PathBuf]) -> pgbatch::Result<Summary> {
+pub(crate) async fn load(db: &TestDb, name: &str, files: &[PathBuf]) -> pgbatch::Result<Summary> {
     load_files(db, &job(name), files, LoadOptions::default()).await
 }
 
@@ -33,13 +38,13 @@ fn beijing_files() -> Vec<PathBuf> {
 }
 
 /// A job spec written to a temp dir, for tables a test makes itself.
-fn temp_job(dir: &Path, name: &str, toml: &str) -> Spec {
+pub(crate) fn temp_job(dir: &Path, name: &str, toml: &str) -> Spec {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml).unwrap();
     Spec::read(&path).unwrap()
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path

@@ -17,3 +17,6 @@ mod nasty;
 
 /// The `pgbatch` binary: exit codes, messages, JSON lines.
 mod cli;
+
+/// The HTTP API through its router (no socket) and over loopback, on the real datasets.
+mod api;

@@ -1,0 +1,90 @@
+//! `/metrics`: Prometheus counters and latency histograms per route and status, and the
+//! connection pool's state, with `prometheus-client`.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Labels {
+    pub route: String,
+    pub status: u16,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram>,
+    pool_size: Gauge,
+    pool_available: Gauge,
+    pool_waiting: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("pgbatch_http");
+        let requests = Family::<Labels, Counter>::default();
+        // 0.25 ms to about 4 s.
+        let latency = Family::<Labels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
+        });
+        let pool_size = Gauge::default();
+        let pool_available = Gauge::default();
+        let pool_waiting = Gauge::default();
+        registry.register(
+            "requests",
+            "HTTP requests answered, by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time to the response head, by route and status",
+            latency.clone(),
+        );
+        registry.register("pool_connections", "Database connections open", pool_size.clone());
+        registry.register(
+            "pool_available",
+            "Database connections open and idle",
+            pool_available.clone(),
+        );
+        registry.register(
+            "pool_waiting",
+            "Requests waiting for a database connection",
+            pool_waiting.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            pool_size,
+            pool_available,
+            pool_waiting,
+        }
+    }
+
+    pub fn observe(&self, route: &str, status: u16, elapsed: Duration) {
+        let labels = Labels {
+            route: route.to_owned(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with the pool gauges set from `status` first.
+    pub fn render(&self, status: &deadpool_postgres::Status) -> String {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.pool_size.set(gauge(status.size));
+        self.pool_available.set(gauge(status.available));
+        self.pool_waiting.set(gauge(status.waiting));
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,157 @@
+//! `/openapi.json`: an OpenAPI 3.1 document made from the query files (parameters from the
+//! headers, response columns from the prepared queries).
+
+use serde_json::{Value as Json, json};
+
+use super::Api;
+use super::output::{Format, json_schema};
+use super::route::{Kind, Param};
+
+pub fn document(api: &Api) -> Json {
+    let mut paths = serde_json::Map::new();
+    for served in &api.routes {
+        let route = &served.route;
+        let mut parameters: Vec<Json> = route.params.iter().map(parameter).collect();
+        parameters.push(json!({ "$ref": "#/components/parameters/format" }));
+        let properties: serde_json::Map<String, Json> = served
+            .columns
+            .iter()
+            .map(|(name, ty)| (name.clone(), json_schema(ty)))
+            .collect();
+        let row = json!({ "type": "object", "properties": properties });
+        let mut responses = json!({
+            "200": {
+                "description": "The rows, in the format asked for.",
+                "headers": { "ETag": { "$ref": "#/components/headers/ETag" } },
+                "content": {
+                    Format::Json.content_type(): { "schema": { "type": "array", "items": row } },
+                    Format::Ndjson.content_type(): { "schema": { "type": "string" } },
+                    Format::Csv.content_type(): { "schema": { "type": "string" } },
+                },
+            },
+            "304": { "description": "Not modified since the ETag given in If-None-Match." },
+            "400": { "$ref": "#/components/responses/Problem" },
+            "503": { "$ref": "#/components/responses/Problem" },
+            "504": { "$ref": "#/components/responses/Problem" },
+        });
+        if !route.exists.is_empty() {
+            responses["404"] = json!({ "$ref": "#/components/responses/Problem" });
+        }
+        paths.insert(
+            route.path.clone(),
+            json!({
+                "get": {
+                    "operationId": route.name(),
+                    "summary": route.summary,
+                    "parameters": parameters,
+                    "responses": responses,
+                }
+            }),
+        );
+    }
+    for (path, summary) in [
+        ("/healthz", "The server is up."),
+        ("/readyz", "The database is reachable."),
+        ("/metrics", "Prometheus metrics."),
+    ] {
+        paths.insert(
+            path.to_owned(),
+            json!({ "get": { "summary": summary, "responses": { "200": {
+                "description": "OK", "content": { "text/plain": { "schema": { "type": "string" } } } } } } }),
+        );
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pgbatch API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Read-only routes over the datasets pgbatch loads; each route is a query file.",
+        },
+        "paths": paths,
+        "components": components(),
+
+    })
+}
+
+/// One route parameter.
+fn parameter(p: &Param) -> Json {
+    let mut schema = match p.kind {
+        Kind::Text => json!({ "type": "string" }),
+        Kind::Int => json!({ "type": "integer" }),
+        Kind::Date => json!({ "type": "string", "format": "date" }),
+        Kind::Timestamptz => json!({ "type": "string", "format": "date-time" }),
+    };
+    if let Some(min) = p.min {
+        schema["minimum"] = min.into();
+    }
+    if let Some(max) = p.max {
+        schema["maximum"] = max.into();
+    }
+    if let Some(max) = p.max_length {
+        schema["maxLength"] = max.into();
+    }
+    if let Some(pattern) = &p.pattern {
+        schema["pattern"] = pattern.as_str().into();
+    }
+    if let Some(default) = &p.default {
+        schema["default"] = match p.kind {
+            Kind::Int => default
+                .parse::<i64>()
+                .map_or_else(|_| default.as_str().into(), Json::from),
+            _ => default.as_str().into(),
+        };
+    }
+    json!({
+        "name": p.name,
+        "in": "query",
+        "required": p.required,
+        "description": p.description,
+        "schema": schema,
+    })
+}
+
+/// The parameters, headers, responses and schemas the routes share.
+fn components() -> Json {
+    json!({
+        "parameters": {
+            "format": {
+                "name": "format",
+                "in": "query",
+                "required": false,
+                "description": "Output format; overrides the Accept header.",
+                "schema": { "type": "string", "enum": ["json", "ndjson", "csv"], "default": "json" },
+            }
+        },
+        "headers": {
+            "ETag": {
+                "description": "The last batch committed to the tables the route reads; send it back in If-None-Match.",
+                "schema": { "type": "string" },
+            }
+        },
+        "responses": {
+            "Problem": {
+                "description": "An RFC 9457 problem.",
+                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } },
+            }
+        },
+        "schemas": {
+            "Problem": {
+                "type": "object",
+                "required": ["type", "title", "status", "detail"],
+                "properties": {
+                    "type": { "type": "string" },
+                    "title": { "type": "string" },
+                    "status": { "type": "integer" },
+                    "detail": { "type": "string" },
+                    "invalid-params": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": { "name": { "type": "string" }, "reason": { "type": "string" } },
+                        },
+                    },
+                },
+            }
+        },
+    })
+}

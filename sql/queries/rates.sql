@@ -1,6 +1,6 @@
 -- route: /rates
 -- summary: Average price per day between two ports or regions (a region includes all its sub-regions); null on days with fewer than 3 prices.
--- reads: prices ports regions
+-- reads: price_stats ports regions
 -- param: date_from date required | First day, YYYY-MM-DD.
 -- param: date_to date required | Last day (inclusive), YYYY-MM-DD.
 -- param: origin text required | A 5-character port code or a region slug.
@@ -8,33 +8,10 @@
 -- exists: checks/place.sql origin
 -- exists: checks/place.sql destination
 -- example: /rates?date_from=2016-01-01&date_to=2016-01-10&origin=CNSGH&destination=north_europe_main
-WITH RECURSIVE
-    origin_regions (slug) AS (
-        SELECT $3::text
-        UNION
-        SELECT r.slug FROM regions r JOIN origin_regions o ON r.parent_slug = o.slug
-    ),
-    destination_regions (slug) AS (
-        SELECT $4::text
-        UNION
-        SELECT r.slug FROM regions r JOIN destination_regions d ON r.parent_slug = d.slug
-    ),
-    origin_ports AS (
-        SELECT code FROM ports WHERE code = $3 OR parent_slug IN (SELECT slug FROM origin_regions)
-    ),
-    destination_ports AS (
-        SELECT code FROM ports WHERE code = $4 OR parent_slug IN (SELECT slug FROM destination_regions)
-    ),
-    daily AS (
-        SELECT p.day, count(*) AS prices, round(avg(p.price))::bigint AS average_price
-        FROM prices p
-        WHERE p.orig_code IN (SELECT code FROM origin_ports)
-          AND p.dest_code IN (SELECT code FROM destination_ports)
-          AND p.day BETWEEN $1::date AND $2::date
-        GROUP BY p.day
-    )
+-- The daily aggregates of every pair of places (sql/transforms/price_stats.sql): one index
+-- range of at most one row per day, whatever the regions' size.
 SELECT d.day::date AS day,
-       CASE WHEN daily.prices >= 3 THEN daily.average_price END AS average_price
+       CASE WHEN s.prices >= 3 THEN round(s.total::numeric / s.prices)::bigint END AS average_price
 FROM generate_series($1::date, $2::date, interval '1 day') AS d (day)
-LEFT JOIN daily ON daily.day = d.day::date
+LEFT JOIN price_stats AS s ON s.origin = $3 AND s.destination = $4 AND s.day = d.day::date
 ORDER BY d.day

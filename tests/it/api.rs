@@ -42,6 +42,27 @@ async fn shipping(db: &TestDb) {
     )
     .await
     .unwrap();
+    load(db, "price_stats", &[]).await.unwrap();
+}
+
+/// Every day's average between two places straight from `prices` (not from the aggregates
+/// /rates reads), for every pair of regions and ports in `places`: `origin|destination|csv`.
+fn rates_from_prices(db: &TestDb, places: &str) -> Vec<String> {
+    let sql = format!(
+        "WITH RECURSIVE places (code, place) AS ( \
+           SELECT code, code FROM ports UNION SELECT code, parent_slug FROM ports \
+           UNION SELECT p.code, r.parent_slug FROM places p JOIN regions r ON r.slug = p.place \
+             WHERE r.parent_slug IS NOT NULL), \
+         chosen AS (SELECT unnest(ARRAY[{places}]) AS place) \
+         SELECT o.place || '|' || d.place || '|' || string_agg(coalesce(( \
+             SELECT CASE WHEN count(*) >= 3 THEN round(avg(price))::text END FROM prices \
+             WHERE day = g.day::date \
+               AND orig_code IN (SELECT code FROM places WHERE place = o.place) \
+               AND dest_code IN (SELECT code FROM places WHERE place = d.place)), ''), ',' ORDER BY g.day) \
+         FROM chosen o, chosen d, generate_series(date '2016-01-01', date '2016-01-31', '1 day') g (day) \
+         GROUP BY o.place, d.place ORDER BY 1"
+    );
+    db.query(&sql).lines().map(str::to_owned).collect()
 }
 
 struct Reply {
@@ -112,6 +133,25 @@ async fn rates_answers_the_upstream_example_exactly() {
         any[3],
         serde_json::json!({"day": "2016-01-04", "average_price": 100_500})
     );
+    // Every pair of regions (and some ports) over the whole month, against `prices` itself.
+    let places = db.query("SELECT string_agg(quote_literal(slug), ',') FROM regions")
+        + ",'CNSGH','CNYTN','NOMAY','GBFXT','DEHAM'";
+    let reference = rates_from_prices(&db, &places);
+    assert_eq!(reference.len(), 25 * 25);
+    for line in &reference {
+        let mut parts = line.splitn(3, '|');
+        let (origin, destination, days) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let csv = get(
+            &router,
+            &format!(
+                "/rates?date_from=2016-01-01&date_to=2016-01-31&origin={origin}&destination={destination}&format=csv"
+            ),
+            &[],
+        )
+        .await;
+        let got: Vec<&str> = csv.body.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
+        assert_eq!(got.join(","), days, "{origin} to {destination}");
+    }
     // Port to port.
     let lane = get(
         &router,
@@ -209,7 +249,7 @@ async fn etag_holds_until_a_batch_commits_to_a_table_the_route_reads() {
     .unwrap();
     let unrelated = get(&router, RATES_EXAMPLE, &[("if-none-match", &tag)]).await;
     assert_eq!(unrelated.status, StatusCode::NOT_MODIFIED);
-    // A batch into prices is a new tag.
+    // A batch into prices, then the aggregates job: a new tag.
     let options = LoadOptions {
         force: true,
         dry_run: false,
@@ -222,6 +262,10 @@ async fn etag_holds_until_a_batch_commits_to_a_table_the_route_reads() {
     )
     .await
     .unwrap();
+    // /rates reads the aggregates: the tag moves when they are brought up to date.
+    let before_stats = get(&router, RATES_EXAMPLE, &[("if-none-match", &tag)]).await;
+    assert_eq!(before_stats.status, StatusCode::NOT_MODIFIED);
+    load(&db, "price_stats", &[]).await.unwrap();
     let changed = get(&router, RATES_EXAMPLE, &[("if-none-match", &tag)]).await;
     assert_eq!(changed.status, StatusCode::OK);
     assert_ne!(header(&changed, "etag"), tag);
@@ -497,14 +541,15 @@ async fn batches_health_metrics_index_and_openapi() {
     let batches: Vec<serde_json::Value> =
         serde_json::from_str(&get(&router, "/batches?limit=2", &[]).await.body).unwrap();
     assert_eq!(batches.len(), 2);
-    assert_eq!(batches[0]["job"], "shipping_prices_restate");
-    assert_eq!(batches[0]["status"], "committed");
+    assert_eq!(batches[0]["job"], "price_stats");
+    assert_eq!(batches[0]["mode"], "sql");
+    assert_eq!(batches[1]["job"], "shipping_prices_restate");
+    assert_eq!(batches[1]["status"], "committed");
     assert_eq!(
-        (batches[0]["rows_loaded"].clone(), batches[0]["rows_deleted"].clone()),
+        (batches[1]["rows_loaded"].clone(), batches[1]["rows_deleted"].clone()),
         (1.into(), 3634.into())
     );
-    assert_eq!(batches[1]["job"], "shipping_prices");
-    assert!(batches[0]["sources"][0]["sha256"].as_str().unwrap().len() == 64);
+    assert!(batches[1]["sources"][0]["sha256"].as_str().unwrap().len() == 64);
     assert_eq!(get(&router, "/healthz", &[]).await.body, "ok\n");
     assert_eq!(get(&router, "/readyz", &[]).await.body, "ready\n");
     get(&router, RATES_EXAMPLE, &[]).await;
@@ -691,8 +736,8 @@ pub fn http_get(address: SocketAddr, path: &str) -> String {
     reply
 }
 
-/// Readers during a `replace` of prices see the old answer or the new one, never an
-/// error, never a mix.
+/// Readers during a `replace` of prices (and the aggregates job after it) see the old
+/// answer or the new one, never an error, never a mix.
 #[tokio::test]
 async fn reads_during_a_replace_see_old_or_new_never_a_mix() {
     let db = TestDb::new();
@@ -727,6 +772,7 @@ async fn reads_during_a_replace_see_old_or_new_never_a_mix() {
         .collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
     load_files(&db, &spec, &[file], LoadOptions::default()).await.unwrap();
+    load(&db, "price_stats", &[]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let new = get(&router, RATES_EXAMPLE, &[]).await.body;

@@ -1,0 +1,270 @@
+//! `/rates` for a region-to-region month, side by side with `pgbench` running the same SQL,
+//! in one run on one private cluster loaded with the real xeneta dump.
+//!
+//! 1. `wrk` against `pgbatch serve` (HTTP on loopback, JSON out).
+//! 2. `pgbench` with the route's own query file, prepared, same concurrency, straight to
+//!    PostgreSQL: the floor the API is measured against.
+//! 3. `wrk` again while `replace` batches of prices load back to back, each followed by the
+//!    `price_stats` job that brings the aggregates up to date: what readers feel during loads.
+//!
+//! Reports requests/s and p50/p99 latency of each, and the ratios.
+//! Run: cargo bench --bench api   (needs PostgreSQL's server binaries, `wrk` and `pgbench`)
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use pgbatch::embedded::Cluster;
+
+const CONNECTIONS: usize = 8;
+const SECONDS: u32 = 10;
+const PATH: &str = "/rates?date_from=2016-01-01&date_to=2016-01-31&origin=china_main&destination=northern_europe";
+
+fn pgbatch(url: &str, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("PGBATCH_LOG", "warn")
+        .output()
+        .expect("pgbatch runs");
+    assert!(
+        out.status.success(),
+        "pgbatch {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Requests/s, p50 and p99 in milliseconds.
+struct Figures {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn wrk(url: &str) -> Figures {
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{CONNECTIONS}"),
+            &format!("-d{SECONDS}s"),
+            "--latency",
+            url,
+        ])
+        .output()
+        .expect("wrk runs (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && !text.contains("Non-2xx"), "wrk: {text}");
+    let field = |prefix: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in wrk's output: {text}"));
+        let value = line.trim_start()[prefix.len()..].trim();
+        millis(value)
+    };
+    let rate = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("wrk reports Requests/sec");
+    Figures {
+        rate,
+        p50: field("50%"),
+        p99: field("99%"),
+    }
+}
+
+/// wrk's `1.23ms`, `456.00us`, `1.01s` in milliseconds.
+fn millis(value: &str) -> f64 {
+    let (number, scale) = if let Some(n) = value.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = value.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = value.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (value, 1.0)
+    };
+    number.parse::<f64>().expect("a wrk latency") * scale
+}
+
+fn pgbench(url: &str, work: &Path, sql: &str) -> Figures {
+    // The route's query with its parameters as pgbench variables.
+    let script = sql
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("$1", ":date_from")
+        .replace("$2", ":date_to")
+        .replace("$3", ":origin")
+        .replace("$4", ":destination");
+    let file = work.join("rates.pgbench.sql");
+    std::fs::write(&file, format!("{script};\n")).unwrap();
+    let logs = work.join("pgbench");
+    std::fs::create_dir_all(&logs).unwrap();
+    let out = Command::new("pgbench")
+        .current_dir(&logs)
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            &CONNECTIONS.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &SECONDS.to_string(),
+            "-l",
+            "-D",
+            "date_from=2016-01-01",
+            "-D",
+            "date_to=2016-01-31",
+            "-D",
+            "origin=china_main",
+            "-D",
+            "destination=northern_europe",
+            "-f",
+        ])
+        .arg(&file)
+        .arg(url)
+        .output()
+        .expect("pgbench runs (postgresql-contrib / postgresql)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "pgbench: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rate = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("pgbench reports tps");
+    // Per-transaction logs: the third field is the latency in microseconds.
+    let mut latencies: Vec<f64> = Vec::new();
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        latencies.extend(
+            text.lines()
+                .filter_map(|l| l.split_whitespace().nth(2))
+                .filter_map(|v| v.parse::<f64>().ok())
+                .map(|us| us / 1000.0),
+        );
+    }
+    latencies.sort_by(f64::total_cmp);
+    assert!(!latencies.is_empty(), "pgbench logged no transactions");
+    let at = |percent: usize| latencies[(latencies.len() - 1) * percent / 100];
+    Figures {
+        rate,
+        p50: at(50),
+        p99: at(99),
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and `cargo test --benches` ask for a listing
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dump = repo.join("../shared/data/xeneta/rates.sql");
+    assert!(dump.exists(), "../shared/data is beside the repository");
+    let work = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(&work.path().join("cluster")).expect("a private cluster");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(cluster.ensure_database("bench")).unwrap();
+    let url = cluster.url("bench");
+    let dump = dump.display().to_string();
+    pgbatch(
+        &url,
+        &["migrate", "--dir", &repo.join("sql/migrations").display().to_string()],
+    );
+    let jobs = repo.join("jobs").display().to_string();
+    for job in ["shipping_regions", "shipping_ports", "shipping_prices"] {
+        pgbatch(&url, &["--jobs-dir", &jobs, "load", job, &dump]);
+    }
+    pgbatch(&url, &["--jobs-dir", &jobs, "run", "price_stats"]);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
+        .current_dir(&repo)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .env("PGBATCH_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pgbatch serve runs");
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let address = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "pgbatch serve ended early");
+        if let Some(rest) = line.strip_prefix("The API is up: http://") {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    let target = format!("http://{address}{PATH}");
+    let check = Command::new("curl").args(["-sf", &target]).output();
+    if let Ok(out) = check {
+        let body = String::from_utf8_lossy(&out.stdout);
+        println!(
+            "GET {PATH}\n  -> {} days, first {}",
+            body.matches("\"day\"").count(),
+            &body[..body.len().min(90)]
+        );
+    }
+
+    println!("/rates, region to region, one month; {CONNECTIONS} connections, {SECONDS} s each, one run:");
+    let api = wrk(&target);
+    let sql = std::fs::read_to_string(repo.join("sql/queries/rates.sql")).unwrap();
+    let floor = pgbench(&url, work.path(), &sql);
+
+    // Replace batches of prices back to back while wrk reads.
+    let stop = Arc::new(AtomicBool::new(false));
+    let loads = Arc::new(AtomicU64::new(0));
+    let loader = {
+        let (stop, loads, url, jobs, dump) = (
+            Arc::clone(&stop),
+            Arc::clone(&loads),
+            url.clone(),
+            jobs.clone(),
+            dump.clone(),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                pgbatch(
+                    &url,
+                    &["--jobs-dir", &jobs, "load", "--force", "shipping_prices", &dump],
+                );
+                pgbatch(&url, &["--jobs-dir", &jobs, "run", "price_stats"]);
+                loads.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    let during = wrk(&target);
+    stop.store(true, Ordering::SeqCst);
+    loader.join().unwrap();
+
+    println!("| client | requests/s | p50 ms | p99 ms |");
+    println!("| --- | --- | --- | --- |");
+    for (name, f) in [
+        ("pgbatch serve (HTTP, JSON)", &api),
+        ("pgbench, the same SQL (prepared)", &floor),
+        ("pgbatch serve during replace loads", &during),
+    ] {
+        println!("| {name} | {:.0} | {:.2} | {:.2} |", f.rate, f.p50, f.p99);
+    }
+    println!("API / pgbench throughput: {:.2}x", api.rate / floor.rate);
+    println!(
+        "p99 during {} replace loads of 56,689 prices (+ price_stats) / p99 idle: {:.2}x",
+        loads.load(Ordering::SeqCst),
+        during.p99 / api.p99
+    );
+    println!(
+        "vs the original Flask service's 40 req/s (p99 271 ms, the figure given for this machine): {:.0}x",
+        api.rate / 40.0
+    );
+    let _ = Command::new("kill").args(["-INT", &server.id().to_string()]).status();
+    let _ = server.wait();
+    cluster.stop().expect("the cluster stops");
+}

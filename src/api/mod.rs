@@ -27,11 +27,12 @@ use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use bytes::{Bytes, BytesMut};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::StreamExt as _;
 use futures_util::future::join_all;
 use sha2::Digest as _;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::NoTls;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::db::ConnectOptions;
 use crate::error::{Error, ErrorKind, Result};
@@ -42,9 +43,11 @@ use route::{Kind, Reads, Route, Value};
 const ETAG_TABLES_SQL: &str = include_str!("../../sql/api/etag_tables.sql");
 const ETAG_ANY_SQL: &str = include_str!("../../sql/api/etag_any.sql");
 const READY_SQL: &str = "SELECT 1";
+const BEGIN_SQL: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+const COMMIT_SQL: &str = "COMMIT";
+const ROLLBACK_SQL: &str = "ROLLBACK";
 
-/// Rows fetched from the server per round trip, and bytes gathered before a chunk is sent.
-const FETCH_ROWS: i32 = 1_000;
+/// Bytes gathered before a chunk is sent.
 const CHUNK_BYTES: usize = 64 * 1024;
 
 /// How the API runs.
@@ -537,7 +540,7 @@ async fn run(
     body: mpsc::Sender<Chunk>,
 ) {
     let served = &api.routes[i];
-    let mut client = match api.pool.get().await {
+    let client = match api.pool.get().await {
         Ok(client) => client,
         Err(error) => {
             tracing::warn!(%error, "No database connection for a request.");
@@ -548,153 +551,184 @@ async fn run(
             return;
         }
     };
-    let (tx, statement, batch) = match prelude(&mut client, served, &values).await {
-        Ok(Ok(ready)) => ready,
-        Ok(Err(problem)) => {
-            let _ = head.send(Head::Problem(problem));
-            return;
-        }
-        Err(error) => {
-            let _ = head.send(Head::Problem(Problem::from_db(&error)));
-            return;
-        }
-    };
-    let tag = format!("\"{batch}-{}-{}\"", served.version, format.name());
-    if matches(if_none_match.as_deref(), &tag) {
-        // Dropping the transaction rolls it back; it only read.
-        let _ = head.send(Head::NotModified(tag));
-        return;
-    }
-    let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-    let first = match tx.bind(&statement, &params).await {
-        Ok(portal) => tx.query_portal(&portal, FETCH_ROWS).await.map(|rows| (portal, rows)),
-        Err(error) => Err(error),
-    };
-    let (portal, rows) = match first {
-        Ok(first) => first,
-        Err(error) => {
-            let _ = head.send(Head::Problem(Problem::from_db(&error)));
-            return;
-        }
-    };
-    if head.send(Head::Ok(tag)).is_err() {
-        return; // the client went away
-    }
-    if stream(&api, served, format, &tx, &portal, rows, &body).await.is_ok() {
-        let _ = tx.commit().await;
+    let streamed = respond(&api, served, &client, &values, format, if_none_match, head, &body).await;
+    // The transaction only read: ending it either way is the same. A connection whose
+    // transaction cannot be ended is not given back to the pool.
+    let end = if streamed { COMMIT_SQL } else { ROLLBACK_SQL };
+    if client.batch_execute(end).await.is_err() {
+        let _ = deadpool_postgres::Object::take(client);
     }
 }
 
-type Prepared<'a> = (deadpool_postgres::Transaction<'a>, tokio_postgres::Statement, i64);
+/// What a request gets: a head alone, or 200 with its tag and rows to stream.
+enum Decided {
+    Head(Head),
+    Rows(
+        String,
+        Option<tokio_postgres::Row>,
+        std::pin::Pin<Box<tokio_postgres::RowStream>>,
+    ),
+}
 
-/// Opens the request's transaction and reads what decides the status before any row:
-/// the last batch (for the `ETag`) and the `exists:` checks, sent together in one round trip.
-async fn prelude<'a>(
-    client: &'a mut deadpool_postgres::Object,
+/// Decides the head, sends it, and streams the rows. The rows come as the client reads
+/// them: the driver stops reading the socket while a response waits, so memory stays
+/// bounded. True when every row was sent.
+#[allow(clippy::too_many_arguments)]
+async fn respond(
+    api: &Api,
     served: &Served,
+    client: &deadpool_postgres::Object,
     values: &[Value],
-) -> std::result::Result<std::result::Result<Prepared<'a>, Problem>, tokio_postgres::Error> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
-    let statement = tx.prepare_cached(&served.route.sql).await?;
-    let tag_statement = tx
-        .prepare_cached(match served.route.reads {
-            Reads::Any => ETAG_ANY_SQL,
-            Reads::Tables(_) => ETAG_TABLES_SQL,
-        })
-        .await?;
-    let mut checks = Vec::new();
-    for exists in &served.route.exists {
-        checks.push((tx.prepare_cached(&exists.sql).await?, exists));
+    format: Format,
+    if_none_match: Option<String>,
+    head: oneshot::Sender<Head>,
+    body: &mpsc::Sender<Chunk>,
+) -> bool {
+    match decide(served, client, values, format, if_none_match).await {
+        Decided::Head(decided) => {
+            let _ = head.send(decided);
+            false
+        }
+        Decided::Rows(tag, first, rows) => {
+            if head.send(Head::Ok(tag)).is_err() {
+                return false; // the client went away
+            }
+            stream(api, served, format, first, rows, body).await
+        }
     }
-    let txr = &tx;
+}
+
+/// Sends the request's statements in one round trip (`BEGIN`, the `ETag` query, the
+/// `exists:` checks, the route's query), decides the status from the first three, then
+/// holds the rows, from the first on, for [`stream`].
+async fn decide(
+    served: &Served,
+    client: &deadpool_postgres::Object,
+    values: &[Value],
+    format: Format,
+    if_none_match: Option<String>,
+) -> Decided {
+    let fail = |problem: Problem| Decided::Head(Head::Problem(problem));
+    let prepared = async {
+        let statement = client.prepare_cached(&served.route.sql).await?;
+        let tag = client
+            .prepare_cached(match served.route.reads {
+                Reads::Any => ETAG_ANY_SQL,
+                Reads::Tables(_) => ETAG_TABLES_SQL,
+            })
+            .await?;
+        let mut checks = Vec::new();
+        for exists in &served.route.exists {
+            checks.push((client.prepare_cached(&exists.sql).await?, exists));
+        }
+        Ok::<_, tokio_postgres::Error>((statement, tag, checks))
+    };
+    let (statement, tag_statement, checks) = match prepared.await {
+        Ok(prepared) => prepared,
+        Err(error) => return fail(Problem::from_db(&error)),
+    };
+    // Polled in order, so sent in order, in one round trip.
+    let begin = client.batch_execute(BEGIN_SQL);
     let tag = async {
         match &served.route.reads {
-            Reads::Any => txr.query_one(&tag_statement, &[]).await,
-            Reads::Tables(tables) => txr.query_one(&tag_statement, &[tables]).await,
+            Reads::Any => client.query_one(&tag_statement, &[]).await,
+            Reads::Tables(tables) => client.query_one(&tag_statement, &[tables]).await,
         }
     };
     let found = join_all(checks.iter().map(|(statement, exists)| {
         let params: Vec<&(dyn ToSql + Sync)> = exists.params.iter().map(|&p| &values[p] as _).collect();
         async move {
-            txr.query_one(statement, &params)
+            client
+                .query_one(statement, &params)
                 .await
                 .map(|row| (row.get::<_, Option<bool>>(0), *exists))
         }
     }));
-    let (tag, found) = tokio::join!(tag, found);
-    let batch: i64 = tag?.get(0);
+    let rows = client.query_raw(&statement, values.iter().map(|v| v as &(dyn ToSql + Sync)));
+    let (begin, tag, found, rows) = futures_util::future::join4(begin, tag, found, rows).await;
+    let batch: i64 = match begin.and(tag) {
+        Ok(row) => row.get(0),
+        Err(error) => return fail(Problem::from_db(&error)),
+    };
     for result in found {
-        let (found, exists) = result?;
-        if found != Some(true) {
-            let names: Vec<(String, String)> = exists
-                .params
-                .iter()
-                .map(|&p| {
-                    let reason = match &values[p] {
-                        Value::Text(text) => format!("{text:?} names nothing that exists"),
-                        _ => "names nothing that exists".to_owned(),
-                    };
-                    (served.route.params[p].name.clone(), reason)
-                })
-                .collect();
-            let list: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
-            let mut problem = Problem::new(StatusCode::NOT_FOUND, format!("not found: {}", list.join(", ")));
-            problem.invalid = names;
-            return Ok(Err(problem));
+        match result {
+            Ok((Some(true), _)) => {}
+            Ok((_, exists)) => return fail(not_found(served, exists, values)),
+            Err(error) => return fail(Problem::from_db(&error)),
         }
     }
-    Ok(Ok((tx, statement, batch)))
+    let tag = format!("\"{batch}-{}-{}\"", served.version, format.name());
+    if matches(if_none_match.as_deref(), &tag) {
+        return Decided::Head(Head::NotModified(tag));
+    }
+    let mut rows = match rows {
+        Ok(rows) => Box::pin(rows),
+        Err(error) => return fail(Problem::from_db(&error)),
+    };
+    // The first row (or the end) decides between 200 and an error status.
+    let first = match rows.next().await.transpose() {
+        Ok(first) => first,
+        Err(error) => return fail(Problem::from_db(&error)),
+    };
+    Decided::Rows(tag, first, rows)
 }
 
-/// Writes the rows of an open portal into `body`, fetching more as the client reads. An
-/// error after the head is sent can only break the response, which the client sees.
+fn not_found(served: &Served, exists: &route::Exists, values: &[Value]) -> Problem {
+    let names: Vec<(String, String)> = exists
+        .params
+        .iter()
+        .map(|&p| {
+            let reason = match &values[p] {
+                Value::Text(text) => format!("{text:?} names nothing that exists"),
+                _ => "names nothing that exists".to_owned(),
+            };
+            (served.route.params[p].name.clone(), reason)
+        })
+        .collect();
+    let list: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+    let mut problem = Problem::new(StatusCode::NOT_FOUND, format!("not found: {}", list.join(", ")));
+    problem.invalid = names;
+    problem
+}
+
+/// Writes the rows into `body` in chunks. An error after the head is sent can only break
+/// the response, which the client sees. True when every row was sent.
 async fn stream(
     api: &Api,
     served: &Served,
     format: Format,
-    tx: &deadpool_postgres::Transaction<'_>,
-    portal: &tokio_postgres::Portal,
-    mut rows: Vec<tokio_postgres::Row>,
+    first: Option<tokio_postgres::Row>,
+    mut rows: std::pin::Pin<Box<tokio_postgres::RowStream>>,
     body: &mpsc::Sender<Chunk>,
-) -> std::result::Result<(), ()> {
+) -> bool {
     let fail = |error: std::io::Error| async move {
         let _ = body.send(Err(error)).await;
-        Err(())
+        false
     };
     let mut writer = Writer::new(format);
     let mut out = Vec::with_capacity(CHUNK_BYTES);
     let names: Vec<&str> = served.columns.iter().map(|(n, _)| n.as_str()).collect();
     writer.start(&names, &mut out);
+    let mut next = first;
     let mut count: u64 = 0;
-    loop {
-        let last = rows.len() < usize::try_from(FETCH_ROWS).unwrap_or(usize::MAX);
-        for row in &rows {
-            count += 1;
-            if count > api.options.max_rows {
-                tracing::warn!(route = %served.route.path, max_rows = api.options.max_rows, "A response was cut off at the row limit.");
-                return fail(std::io::Error::other(format!(
-                    "more than {} rows; narrow the request",
-                    api.options.max_rows
-                )))
-                .await;
-            }
-            if let Err(error) = writer.row(row, &mut out) {
-                return fail(std::io::Error::other(error)).await;
-            }
+    while let Some(row) = next {
+        count += 1;
+        if count > api.options.max_rows {
+            tracing::warn!(route = %served.route.path, max_rows = api.options.max_rows, "A response was cut off at the row limit.");
+            return fail(std::io::Error::other(format!(
+                "more than {} rows; narrow the request",
+                api.options.max_rows
+            )))
+            .await;
         }
-        if last {
-            break;
+        if let Err(error) = writer.row(&row, &mut out) {
+            return fail(std::io::Error::other(error)).await;
         }
         if out.len() >= CHUNK_BYTES && body.send(Ok(Bytes::from(std::mem::take(&mut out)))).await.is_err() {
-            return Err(()); // the client went away
+            return false; // the client went away
         }
-        rows = match tx.query_portal(portal, FETCH_ROWS).await {
-            Ok(rows) => rows,
+        next = match rows.next().await.transpose() {
+            Ok(next) => next,
             Err(error) => {
                 tracing::warn!(%error, "A streamed query failed.");
                 return fail(std::io::Error::other(error)).await;
@@ -702,7 +736,7 @@ async fn stream(
         };
     }
     writer.finish(&mut out);
-    body.send(Ok(Bytes::from(out))).await.map_err(|_| ())
+    body.send(Ok(Bytes::from(out))).await.is_ok()
 }
 
 /// Counts and times every response by matched route and status.

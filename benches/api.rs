@@ -10,31 +10,20 @@
 //! Reports requests/s and p50/p99 latency of each, and the ratios.
 //! Run: cargo bench --bench api   (needs PostgreSQL's server binaries, `wrk` and `pgbench`)
 
+mod common;
+
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use common::pgbatch;
 use pgbatch::embedded::Cluster;
 
 const CONNECTIONS: usize = 8;
 const SECONDS: u32 = 10;
 const PATH: &str = "/rates?date_from=2016-01-01&date_to=2016-01-31&origin=china_main&destination=northern_europe";
-
-fn pgbatch(url: &str, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("PGBATCH_LOG", "warn")
-        .output()
-        .expect("pgbatch runs");
-    assert!(
-        out.status.success(),
-        "pgbatch {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Requests/s, p50 and p99 in milliseconds.
 struct Figures {

@@ -8,10 +8,14 @@
 //! Each into a fresh unindexed table; reports seconds, rows/s and the ratios.
 //! Run: cargo bench --bench load   (needs PostgreSQL's server binaries, like the tests)
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
 use std::time::Instant;
 
+use common::pgbatch;
 use pgbatch::embedded::Cluster;
 
 const LONG_ROWS: u64 = 4_556_243;
@@ -22,22 +26,6 @@ fn psql(url: &str, sql: &str) {
         .status()
         .expect("psql runs");
     assert!(status.success(), "psql failed: {sql}");
-}
-
-fn pgbatch(url: &str, args: &[&str]) -> f64 {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("PGBATCH_LOG", "warn")
-        .output()
-        .expect("pgbatch runs");
-    assert!(
-        out.status.success(),
-        "pgbatch failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    started.elapsed().as_secs_f64()
 }
 
 fn main() {

@@ -65,6 +65,11 @@ fn rates_from_prices(db: &TestDb, places: &str) -> Vec<String> {
     db.query(&sql).lines().map(str::to_owned).collect()
 }
 
+/// Loads one file of ../shared/data with a job of `jobs/`.
+async fn load_shared(db: &TestDb, job: &str, file: &str) {
+    load(db, job, &[shared(file)]).await.unwrap();
+}
+
 struct Reply {
     status: StatusCode,
     headers: axum::http::HeaderMap,
@@ -240,13 +245,7 @@ async fn etag_holds_until_a_batch_commits_to_a_table_the_route_reads() {
     .await;
     assert_eq!(csv.status, StatusCode::OK);
     // A batch into a table /rates does not read changes nothing.
-    load(
-        &db,
-        "charts_kaggle",
-        &[shared("spotify/kaggle_charts_sample/charts_sample.csv")],
-    )
-    .await
-    .unwrap();
+    load_shared(&db, "charts_kaggle", "spotify/kaggle_charts_sample/charts_sample.csv").await;
     let unrelated = get(&router, RATES_EXAMPLE, &[("if-none-match", &tag)]).await;
     assert_eq!(unrelated.status, StatusCode::NOT_MODIFIED);
     // A batch into prices, then the aggregates job: a new tag.
@@ -276,15 +275,12 @@ async fn etag_holds_until_a_batch_commits_to_a_table_the_route_reads() {
 #[tokio::test]
 async fn measurements_in_every_format() {
     let db = TestDb::new();
-    load(
+    load_shared(
         &db,
         "air_quality_beijing",
-        &[shared(
-            "air_quality/beijing_multisite/PRSA_Data_Dongsi_20130301-20170228.csv",
-        )],
+        "air_quality/beijing_multisite/PRSA_Data_Dongsi_20130301-20170228.csv",
     )
-    .await
-    .unwrap();
+    .await;
     let router = api(&db, options()).await.router();
     // The file's first two hours, 2013-03-01 00:00 and 01:00 in Beijing (+08): PM2.5 9 and 4.
     let uri = "/measurements?station=Dongsi&parameter=pm25&from=2013-02-28T16:00:00Z&to=2013-03-01T02:00:00%2B08:00";
@@ -335,20 +331,13 @@ async fn measurements_in_every_format() {
 #[tokio::test]
 async fn charts_top_n_and_artist_pages() {
     let db = TestDb::new();
-    load(
-        &db,
-        "charts_kaggle",
-        &[shared("spotify/kaggle_charts_sample/charts_sample.csv")],
-    )
-    .await
-    .unwrap();
-    load(
+    load_shared(&db, "charts_kaggle", "spotify/kaggle_charts_sample/charts_sample.csv").await;
+    load_shared(
         &db,
         "charts_weekly_global",
-        &[shared("spotify/worldwide_weekly_2017_2019/spotify_charts.csv")],
+        "spotify/worldwide_weekly_2017_2019/spotify_charts.csv",
     )
-    .await
-    .unwrap();
+    .await;
     let router = api(&db, options()).await.router();
     let top = get(
         &router,
@@ -379,18 +368,22 @@ async fn charts_top_n_and_artist_pages() {
         .unwrap();
     assert!(total > 20, "{total}");
     assert_eq!(whole.len(), total);
-    let mut paged = Vec::new();
-    let mut after = String::new();
-    loop {
-        let uri = format!("/charts/artist?artist={artist}&limit=7{after}");
-        let page: Vec<serde_json::Value> = serde_json::from_str(&get(&router, &uri, &[]).await.body).unwrap();
-        let Some(last) = page.last() else { break };
-        after = format!("&after={}", urlencode(last["cursor"].as_str().unwrap()));
-        paged.extend(page);
-    }
+    let paged = all_pages(&router, &format!("/charts/artist?artist={artist}&limit=7")).await;
     assert_eq!(paged, whole);
     let bad = get(&router, "/charts/artist?artist=x&after=yesterday", &[]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+/// Every page of a keyset-paged route, following each page's last `cursor` as `after`.
+async fn all_pages(router: &Router, first: &str) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    let mut uri = first.to_owned();
+    loop {
+        let page: Vec<serde_json::Value> = serde_json::from_str(&get(router, &uri, &[]).await.body).unwrap();
+        let Some(last) = page.last() else { return rows };
+        uri = format!("{first}&after={}", urlencode(last["cursor"].as_str().unwrap()));
+        rows.extend(page);
+    }
 }
 
 fn urlencode(text: &str) -> String {
@@ -406,20 +399,18 @@ fn urlencode(text: &str) -> String {
 #[tokio::test]
 async fn radio_plays_songs_and_playlist() {
     let db = TestDb::new();
-    load(
+    load_shared(
         &db,
         "radio_songs",
-        &[shared("radio/fivethirtyeight_classic_rock/classic-rock-song-list.csv")],
+        "radio/fivethirtyeight_classic_rock/classic-rock-song-list.csv",
     )
-    .await
-    .unwrap();
-    load(
+    .await;
+    load_shared(
         &db,
         "radio_plays",
-        &[shared("radio/triplej_playout_2012_2014/playlist_20140929.csv")],
+        "radio/triplej_playout_2012_2014/playlist_20140929.csv",
     )
-    .await
-    .unwrap();
+    .await;
     let router = api(&db, options()).await.router();
     // The log's first play: 7/02/2012 8:41:57 in Sydney (+11) = 2012-02-06T21:41:57Z,
     // "Jump Down" by Goodnight Tiger, whose album is a lone CR in the file (unknown: null).
@@ -475,30 +466,24 @@ async fn radio_plays_songs_and_playlist() {
 #[tokio::test]
 async fn messages_by_account_and_search() {
     let db = TestDb::new();
-    load(
+    load_shared(
         &db,
         "messages_ubuntu",
-        &[shared("messages/ubuntu_dialogue_sample/dialogueText.csv")],
+        "messages/ubuntu_dialogue_sample/dialogueText.csv",
     )
-    .await
-    .unwrap();
+    .await;
     let router = api(&db, options()).await.router();
     let account = db.query("SELECT sender FROM messages GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1");
     let expected = db.query(&format!(
         "SELECT count(*) FROM messages WHERE sender = '{account}' OR receiver = '{account}'"
     ));
-    let mut seen = 0;
-    let mut after = String::new();
-    let mut times = Vec::new();
-    loop {
-        let uri = format!("/messages/account?account={}&limit=50{after}", urlencode(&account));
-        let page: Vec<serde_json::Value> = serde_json::from_str(&get(&router, &uri, &[]).await.body).unwrap();
-        let Some(last) = page.last() else { break };
-        after = format!("&after={}", urlencode(last["cursor"].as_str().unwrap()));
-        seen += page.len();
-        times.extend(page.iter().map(|m| m["sent_at"].as_str().unwrap().to_owned()));
-    }
-    assert_eq!(seen.to_string(), expected);
+    let messages = all_pages(
+        &router,
+        &format!("/messages/account?account={}&limit=50", urlencode(&account)),
+    )
+    .await;
+    assert_eq!(messages.len().to_string(), expected);
+    let times: Vec<&str> = messages.iter().map(|m| m["sent_at"].as_str().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
     let nobody = get(&router, "/messages/account?account=nobody-at-all", &[]).await;
     assert_eq!(nobody.status, StatusCode::NOT_FOUND);

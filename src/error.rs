@@ -112,6 +112,9 @@ pub enum ErrorKind {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// An object store (S3) failed to answer, after retries.
+    #[error("{context}: {message}")]
+    Store { context: String, message: String },
     /// Any other database error, classified by SQLSTATE in [`Error::exit_code`].
     #[error("{context}: {}", describe(.source))]
     Database {
@@ -230,7 +233,7 @@ impl Error {
                 _ => exit::TEMP_FAIL,
             },
             ErrorKind::Config { .. } => exit::CONFIG,
-            ErrorKind::Unavailable { .. } => exit::UNAVAILABLE,
+            ErrorKind::Unavailable { .. } | ErrorKind::Store { .. } => exit::UNAVAILABLE,
             ErrorKind::Database { .. } => exit_code_for_sqlstate(self.sqlstate().unwrap_or("")),
             ErrorKind::Internal(_) => exit::TEMP_FAIL,
         }

@@ -28,6 +28,10 @@ struct Cli {
     /// Where job names are looked up.
     #[arg(long, global = true, env = "PGBATCH_JOBS", default_value = "jobs")]
     jobs_dir: PathBuf,
+    /// An S3-compatible endpoint for s3:// sources (`MinIO`, say), addressed by path; AWS
+    /// S3 when unset. Credentials and region come from the standard AWS chain.
+    #[arg(long, global = true, env = "PGBATCH_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -198,6 +202,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                 LoadOptions {
                     force: args.force,
                     dry_run: false,
+                    s3_endpoint: cli.s3_endpoint.clone(),
                 },
                 cli.json,
             )
@@ -208,7 +213,11 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                 &cli.jobs_dir,
                 &job,
                 &[],
-                LoadOptions { force, dry_run: false },
+                LoadOptions {
+                    force,
+                    dry_run: false,
+                    s3_endpoint: cli.s3_endpoint.clone(),
+                },
                 cli.json,
             )
             .await
@@ -221,6 +230,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                 LoadOptions {
                     force: true,
                     dry_run: true,
+                    s3_endpoint: cli.s3_endpoint.clone(),
                 },
                 cli.json,
             )

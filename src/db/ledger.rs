@@ -16,7 +16,12 @@ const LIST_SQL: &str = include_str!("../../sql/ledger/list_batches.sql");
 pub struct SourceRecord {
     pub path: String,
     pub bytes: u64,
-    pub sha256: String,
+    /// The content's sha256 (local files and SQL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The object's ETag (S3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
     pub rows: u64,
 }
 

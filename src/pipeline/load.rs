@@ -131,7 +131,7 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
     };
     for (index, file) in files.iter().enumerate() {
         let opened = source::open(file, &job.source, &needed).and_then(|source| {
-            let name = file.path.file_name().and_then(|n| n.to_str()).unwrap_or(&file.display);
+            let name = file.file_name();
             let conformer = Conformer::try_new(job, &file.display, name, source.fields())?;
             Ok((source, Arc::new(conformer)))
         });

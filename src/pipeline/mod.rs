@@ -20,7 +20,8 @@ use crate::db::{catalog, ledger};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::{sha256_file, to_hex};
 use crate::job::{FormatKind, Job, Spec};
-use source::SourceFile;
+use source::object::{S3Store, S3Url};
+use source::{Place, SourceFile};
 
 /// Hears how a load goes; the binary draws progress bars with it. The library never prints.
 pub trait Progress: Send + Sync {
@@ -38,12 +39,15 @@ pub struct NoProgress;
 impl Progress for NoProgress {}
 
 /// How to run a load.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Load even if the ledger has this content already.
     pub force: bool,
     /// Do everything but commit (`pgbatch validate`).
     pub dry_run: bool,
+    /// An S3-compatible endpoint for `s3://` sources (path-style addressing); AWS when
+    /// unset.
+    pub s3_endpoint: Option<String>,
 }
 
 /// What happened to a batch.
@@ -76,18 +80,42 @@ pub struct Summary {
     pub duration_ms: u64,
 }
 
-/// Expands the given locations (paths and globs) into files, in order; relative paths are
-/// taken from `base`.
+/// Expands the given locations (paths, `s3://` URLs, and globs of either) into sources, in
+/// order; relative paths are taken from `base`. An S3 client is made only when a location
+/// needs one.
 ///
 /// # Errors
 ///
-/// Input missing when a path does not exist or a glob matches nothing.
-pub fn expand(locations: &[String], base: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+/// Input missing when a path or object does not exist or a glob matches nothing; the store
+/// unavailable when S3 cannot be listed.
+pub async fn expand(locations: &[String], base: &Path, s3_endpoint: Option<&str>) -> Result<Vec<Place>> {
+    let mut places = Vec::new();
+    let mut store: Option<Arc<S3Store>> = None;
     for location in locations {
+        let glob = location.contains(['*', '?', '[']);
+        if let Some(url) = S3Url::parse(location) {
+            let s3 = match &store {
+                Some(s3) => Arc::clone(s3),
+                None => Arc::clone(store.insert(Arc::new(S3Store::connect(s3_endpoint).await))),
+            };
+            if glob {
+                let objects = s3.list(&url.bucket, &url.key).await?;
+                if objects.is_empty() {
+                    return Err(ErrorKind::InputMissing {
+                        path: location.clone(),
+                        message: "the glob matches no object".into(),
+                    }
+                    .into());
+                }
+                places.extend(objects.into_iter().map(|o| Place::S3(Arc::new(o))));
+            } else {
+                places.push(Place::S3(Arc::new(s3.head(&url.bucket, &url.key).await?)));
+            }
+            continue;
+        }
         let path = base.join(location);
         let text = path.to_string_lossy().into_owned();
-        if location.contains(['*', '?', '[']) {
+        if glob {
             let mut matched: Vec<PathBuf> = glob::glob(&text)
                 .map_err(|error| Error::config(format!("{location:?} is not a valid glob: {error}")))?
                 .filter_map(std::result::Result::ok)
@@ -101,9 +129,9 @@ pub fn expand(locations: &[String], base: &Path) -> Result<Vec<PathBuf>> {
                 .into());
             }
             matched.sort();
-            files.extend(matched);
+            places.extend(matched.into_iter().map(Place::Local));
         } else if path.is_file() {
-            files.push(path);
+            places.push(Place::Local(path));
         } else {
             return Err(ErrorKind::InputMissing {
                 path: location.clone(),
@@ -112,31 +140,41 @@ pub fn expand(locations: &[String], base: &Path) -> Result<Vec<PathBuf>> {
             .into());
         }
     }
-    if files.is_empty() {
+    if places.is_empty() {
         return Err(Error::config(
             "the batch has no sources: give files, or list `sources` in the job",
         ));
     }
-    Ok(files)
+    Ok(places)
 }
 
-/// Hashes the files (in parallel) and decides each one's format.
-fn describe(job: &Job, paths: Vec<PathBuf>) -> Result<Vec<SourceFile>> {
-    paths
+/// Decides each source's format, and hashes the local files (in parallel). S3 objects are
+/// not read here: their ETag and size are their identity.
+fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
+    places
         .into_par_iter()
-        .map(|path| {
-            let display = path.display().to_string();
+        .map(|place| {
+            let display = match &place {
+                Place::Local(path) => path.display().to_string(),
+                Place::S3(object) => object.url(),
+            };
             let format = job.source.format.or_else(|| FormatKind::from_path(&display)).ok_or_else(|| {
                 Error::config(format!(
                     "{display}: cannot tell the format from the name (set [source] format = \"csv\", \"parquet\" or \"pg_dump\")"
                 ))
             })?;
-            let (sha256, bytes) = sha256_file(&path).map_err(|source| ErrorKind::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let (sha256, bytes) = match &place {
+                Place::Local(path) => {
+                    let (sha256, bytes) = sha256_file(path).map_err(|source| ErrorKind::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    (Some(sha256), bytes)
+                }
+                Place::S3(object) => (None, object.size),
+            };
             Ok(SourceFile {
-                path,
+                place,
                 display,
                 format,
                 bytes,
@@ -152,7 +190,14 @@ fn content_hash(job: &Job, files: &[SourceFile]) -> String {
     hasher.update(job.name.as_bytes());
     for file in files {
         hasher.update(b"\n");
-        hasher.update(file.sha256.as_bytes());
+        match (&file.sha256, &file.place) {
+            (Some(sha256), _) => hasher.update(sha256.as_bytes()),
+            // An object is itself at one ETag: the same key, size and ETag is the same content.
+            (None, Place::S3(object)) => {
+                hasher.update(format!("{} {} {}", object.url(), object.size, object.etag).as_bytes());
+            }
+            (None, Place::Local(path)) => hasher.update(path.display().to_string().as_bytes()),
+        }
     }
     to_hex(&hasher.finalize())
 }
@@ -183,9 +228,9 @@ pub async fn load(
     let catalog = catalog::columns(&*client, &spec.raw.table).await?;
     let job = Arc::new(spec.resolve(&catalog)?);
     let paths = if locations.is_empty() {
-        expand(&job.sources, Path::new(""))?
+        expand(&job.sources, Path::new(""), options.s3_endpoint.as_deref()).await?
     } else {
-        expand(locations, Path::new(""))?
+        expand(locations, Path::new(""), options.s3_endpoint.as_deref()).await?
     };
     let files = {
         let job = job.clone();
@@ -237,15 +282,7 @@ pub async fn load(
     )
     .await?;
     progress.finish();
-    let names: Vec<String> = files
-        .iter()
-        .map(|f| {
-            f.path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
+    let names: Vec<String> = files.iter().map(|f| f.file_name().to_owned()).collect();
     let merged = commit::merge(&tx, &job, streamed.rows_written, &commit::cover_ranges(&job, &names)).await?;
 
     let mut done = summary(
@@ -274,6 +311,7 @@ pub async fn load(
             path: file.display.clone(),
             bytes: file.bytes,
             sha256: file.sha256.clone(),
+            etag: file.etag().map(str::to_owned),
             rows: *rows,
         })
         .collect();

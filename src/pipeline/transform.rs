@@ -85,7 +85,8 @@ pub async fn run(client: &mut Client, spec: &Spec, options: LoadOptions) -> Resu
     let sources = [ledger::SourceRecord {
         path: relative,
         bytes: text.len() as u64,
-        sha256: hash.clone(),
+        sha256: Some(hash.clone()),
+        etag: None,
         rows: rows_read,
     }];
     summary.duration_ms = elapsed_ms(started);

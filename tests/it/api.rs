@@ -252,6 +252,7 @@ async fn etag_holds_until_a_batch_commits_to_a_table_the_route_reads() {
     let options = LoadOptions {
         force: true,
         dry_run: false,
+        ..LoadOptions::default()
     };
     load_files(
         &db,

@@ -216,6 +216,7 @@ async fn same_content_twice_is_a_no_op_and_force_reloads() {
         LoadOptions {
             force: true,
             dry_run: false,
+            ..LoadOptions::default()
         },
     )
     .await
@@ -263,7 +264,7 @@ async fn each_load_mode_merges_as_documented() {
         &db,
         &kv_job(dir.path(), "append", ""),
         std::slice::from_ref(&base),
-        opts,
+        opts.clone(),
     )
     .await
     .unwrap();
@@ -274,7 +275,7 @@ async fn each_load_mode_merges_as_documented() {
         &db,
         &kv_job(dir.path(), "insert_new", "key = [\"k\"]"),
         std::slice::from_ref(&next),
-        opts,
+        opts.clone(),
     )
     .await
     .unwrap();
@@ -283,7 +284,7 @@ async fn each_load_mode_merges_as_documented() {
 
     // upsert: 3 and 5 change or arrive.
     let up = write(dir.path(), "up.csv", "k,v,day\n3,C,2016-01-03\n5,F,2016-01-05\n");
-    let s = load_files(&db, &kv_job(dir.path(), "upsert", "key = [\"k\"]"), &[up], opts)
+    let s = load_files(&db, &kv_job(dir.path(), "upsert", "key = [\"k\"]"), &[up], opts.clone())
         .await
         .unwrap();
     assert_eq!(s.rows_loaded, 2);
@@ -295,21 +296,26 @@ async fn each_load_mode_merges_as_documented() {
     // replace_covered: the file's days (and the range in its name) are replaced.
     let covered = write(dir.path(), "kv_2016-01-01_2016-01-02.csv", "k,v,day\n7,G,2016-01-03\n");
     let cover = "[cover]\ncolumn = \"day\"\nfrom_path = 'kv_(\\d{4}-\\d{2}-\\d{2})_(\\d{4}-\\d{2}-\\d{2})'\n";
-    let s = load_files(&db, &kv_job(dir.path(), "replace_covered", cover), &[covered], opts)
-        .await
-        .unwrap();
+    let s = load_files(
+        &db,
+        &kv_job(dir.path(), "replace_covered", cover),
+        &[covered],
+        opts.clone(),
+    )
+    .await
+    .unwrap();
     assert_eq!((s.rows_deleted, s.rows_loaded), (3, 1));
     assert_eq!(rows(), "4:D:2016-01-04 5:F:2016-01-05 7:G:2016-01-03");
 
     // replace: the table becomes exactly the batch.
-    let s = load_files(&db, &kv_job(dir.path(), "replace", ""), &[base], opts)
+    let s = load_files(&db, &kv_job(dir.path(), "replace", ""), &[base], opts.clone())
         .await
         .unwrap();
     assert_eq!((s.rows_deleted, s.rows_loaded), (3, 3));
     assert_eq!(rows(), "1:a:2016-01-01 2:b:2016-01-02 3:c:2016-01-03");
 
     // append of an existing key: the database refuses, nothing changes.
-    let error = load_files(&db, &kv_job(dir.path(), "append", ""), &[next], opts)
+    let error = load_files(&db, &kv_job(dir.path(), "append", ""), &[next], opts.clone())
         .await
         .unwrap_err();
     assert_eq!(error.exit_code(), 65);
@@ -418,6 +424,7 @@ async fn validate_rolls_back() {
         LoadOptions {
             force: true,
             dry_run: true,
+            ..LoadOptions::default()
         },
     )
     .await

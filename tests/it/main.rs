@@ -20,3 +20,6 @@ mod cli;
 
 /// The HTTP API through its router (no socket) and over loopback, on the real datasets.
 mod api;
+
+/// `s3://` sources against an S3-protocol server on loopback; compressed copies.
+mod s3;

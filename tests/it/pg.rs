@@ -89,19 +89,21 @@ fn start() -> Cluster {
         .status()
         .expect("initdb runs");
     assert!(status.success(), "initdb failed");
-    // A shell that starts the server, waits for its stdin to close, then stops it: the
-    // server goes away with the test process, however that ends.
+    // A shell that starts the server, waits for its stdin to close, then stops it and
+    // removes the cluster: both go away with the test process, however that ends (the
+    // TempDir lives in a static, which is never dropped).
     let postgres = bin.join("postgres");
     let runner = if root { "runuser -u postgres -- " } else { "" };
     let script = format!(
         "{runner}'{}' -D '{}' -k '{}' -p {PORT} -c listen_addresses= -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
-         > '{}/server.log' 2>&1 & read _; kill -INT $(head -1 '{}/postmaster.pid'); wait",
+         > '{}/server.log' 2>&1 & read _; kill -INT $(head -1 '{}/postmaster.pid'); wait; rm -rf '{}'",
         postgres.display(),
         data.display(),
         socket.display(),
         socket.display(),
         data.display(),
+        dir.path().display(),
     );
     let guard = Command::new("sh")
         .args(["-c", &script])

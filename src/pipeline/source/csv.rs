@@ -86,7 +86,7 @@ pub struct Csv {
 impl Csv {
     /// Opens the file and reads its header (or takes the job's field names).
     pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Self> {
-        let handle = open_text(&file.path, options.encoding)?;
+        let handle = open_text(file, options.encoding)?;
         let lines = std::sync::Arc::new(std::sync::Mutex::new(LineIndex::default()));
         let reader = csv::ReaderBuilder::new()
             .delimiter(options.delimiter)

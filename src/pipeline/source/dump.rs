@@ -31,7 +31,7 @@ impl Dump {
     pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Self> {
         let table = options.dump_table.clone().unwrap_or_default();
         let mut dump = Dump {
-            reader: std::io::BufReader::with_capacity(1 << 20, open_text(&file.path, options.encoding)?),
+            reader: std::io::BufReader::with_capacity(1 << 20, open_text(file, options.encoding)?),
             fields: Vec::new(),
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,

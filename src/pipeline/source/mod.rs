@@ -6,10 +6,12 @@
 
 pub mod csv;
 pub mod dump;
+pub mod object;
 pub mod parquet;
 
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
@@ -92,15 +94,38 @@ fn chunks(reader: impl ChunkReader + 'static) -> Box<dyn Source> {
     Box::new(Chunks { reader, done: false })
 }
 
+/// Where a source's bytes are.
+#[derive(Debug, Clone)]
+pub enum Place {
+    Local(PathBuf),
+    S3(Arc<object::S3Object>),
+}
+
 /// A file to read, as named on the command line or in the job.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    pub path: PathBuf,
+    pub place: Place,
     /// The name used in messages and the ledger.
     pub display: String,
     pub format: FormatKind,
     pub bytes: u64,
-    pub sha256: String,
+    /// The content's sha256 (local files); S3 objects are known by their ETag instead.
+    pub sha256: Option<String>,
+}
+
+impl SourceFile {
+    /// The last part of the name (after the last `/`), which `path` captures match.
+    pub fn file_name(&self) -> &str {
+        self.display.rsplit('/').next().unwrap_or(&self.display)
+    }
+
+    /// The S3 object's ETag, if this is one.
+    pub fn etag(&self) -> Option<&str> {
+        match &self.place {
+            Place::S3(object) => Some(&object.etag),
+            Place::Local(_) => None,
+        }
+    }
 }
 
 /// Opens a source for reading. `needed` lists the fields the job reads, so columnar
@@ -110,6 +135,22 @@ pub fn open(file: &SourceFile, options: &SourceOptions, needed: &[String]) -> Re
         FormatKind::Csv => chunks(csv::Csv::open(file, options)?),
         FormatKind::PgDump => chunks(dump::Dump::open(file, options)?),
         FormatKind::Parquet => chunks(parquet::Parquet::open(file, options, needed)?),
+    })
+}
+
+/// The source's bytes as a stream, from the start.
+fn open_bytes(file: &SourceFile) -> Result<Box<dyn Read + Send>> {
+    Ok(match &file.place {
+        Place::Local(path) => Box::new(open_file(path)?),
+        Place::S3(object) => object.reader(0)?,
+    })
+}
+
+/// The source's bytes for a reader that seeks (Parquet).
+pub fn open_blob(file: &SourceFile) -> Result<object::Blob> {
+    Ok(match &file.place {
+        Place::Local(path) => object::Blob::Local(Arc::new(open_file(path)?)),
+        Place::S3(object) => object::Blob::S3(Arc::clone(object)),
     })
 }
 
@@ -140,12 +181,15 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Opens a text file as a stream of UTF-8 bytes: decompressed when its first bytes say
 /// gzip, bzip2 or zstd; decoded from the declared encoding, or from UTF-16 when a byte
 /// order mark says so. UTF-8 passes through untouched (and is checked later).
-pub fn open_text(path: &Path, encoding: Option<&'static encoding_rs::Encoding>) -> Result<Box<dyn Read + Send>> {
-    let read_error = |source| ErrorKind::Read {
-        path: path.to_path_buf(),
-        source,
+pub fn open_text(
+    source: &SourceFile,
+    encoding: Option<&'static encoding_rs::Encoding>,
+) -> Result<Box<dyn Read + Send>> {
+    let read_error = |error| ErrorKind::Read {
+        path: PathBuf::from(&source.display),
+        source: error,
     };
-    let mut file = BufReader::with_capacity(1 << 16, open_file(path)?);
+    let mut file = BufReader::with_capacity(1 << 16, open_bytes(source)?);
     let magic = file.fill_buf().map_err(read_error)?;
     let mut stream: BufReader<Box<dyn Read + Send>> = if magic.starts_with(&GZIP_MAGIC) {
         BufReader::with_capacity(1 << 16, Box::new(flate2::read::MultiGzDecoder::new(file)))

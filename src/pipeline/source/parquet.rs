@@ -9,11 +9,12 @@ use parquet::arrow::arrow_reader::{
 use crate::error::{Error, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, ChunkReader, Positions, SourceFile, open_file};
+use super::object::Blob;
+use super::{Chunk, ChunkReader, Positions, SourceFile, open_blob};
 
 /// An open Parquet file.
 pub struct Parquet {
-    file: std::fs::File,
+    file: Blob,
     metadata: ArrowReaderMetadata,
     projection: ProjectionMask,
     fields: Vec<String>,
@@ -27,7 +28,7 @@ pub struct Parquet {
 impl Parquet {
     /// Opens the file and reads its footer.
     pub fn open(file: &SourceFile, options: &SourceOptions, needed: &[String]) -> Result<Self> {
-        let handle = open_file(&file.path)?;
+        let handle = open_blob(file)?;
         let bad = |problem: String| -> Error {
             RowError {
                 location: Location {
@@ -87,10 +88,7 @@ impl Parquet {
                 if self.row_group >= self.metadata.metadata().num_row_groups() {
                     return Ok(None);
                 }
-                let handle = self
-                    .file
-                    .try_clone()
-                    .map_err(|error| self.error(format!("cannot reopen the file: {error}")))?;
+                let handle = self.file.clone();
                 let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata.clone())
                     .with_projection(self.projection.clone())
                     .with_row_groups(vec![self.row_group])

@@ -1,0 +1,316 @@
+//! `s3://` sources through the real binary, against a real S3-protocol server (s3s-fs)
+//! that this test process runs on loopback.
+
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::pg::{TestDb, repo, shared};
+
+const ACCESS_KEY: &str = "pgbatch-test";
+const SECRET_KEY: &str = "pgbatch-test-secret";
+
+/// An S3 server on loopback, storing buckets as folders of a temp dir, counting the
+/// requests that ask for a byte range.
+struct S3 {
+    root: tempfile::TempDir,
+    address: SocketAddr,
+    ranged: Arc<AtomicUsize>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl S3 {
+    fn start() -> S3 {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        use s3s::service::S3ServiceBuilder;
+
+        let root = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let address = listener.local_addr().unwrap();
+        let ranged = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&ranged);
+        runtime.spawn(async move {
+            let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let service = service.clone();
+                let counter = Arc::clone(&counter);
+                let counting = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    if request.headers().contains_key("range") {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let service = service.clone();
+                    async move { hyper::service::Service::call(&service, request).await }
+                });
+                let connection = http.serve_connection(TokioIo::new(socket), counting).into_owned();
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+        });
+        S3 {
+            root,
+            address,
+            ranged,
+            _runtime: runtime,
+        }
+    }
+
+    /// Puts `file` at `bucket/key` (the store's folders are its buckets).
+    fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
+        let path = self.root.path().join(bucket).join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+/// Runs `pgbatch` with S3 credentials for the test server and the test database.
+fn pgbatch(db: &TestDb, endpoint: &str, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
+    command
+        .current_dir(repo())
+        .args(["--json", "--s3-endpoint", endpoint])
+        .args(args)
+        .env("DATABASE_URL", db.url())
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("PGBATCH_LOG", "warn");
+    command.output().unwrap()
+}
+
+fn summary(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().rfind(|l| l.starts_with('{')).unwrap_or_else(|| {
+        panic!(
+            "no JSON line; exit {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    serde_json::from_str(line).unwrap()
+}
+
+fn station(name: &str) -> PathBuf {
+    shared(&format!(
+        "air_quality/beijing_multisite/PRSA_Data_{name}_20130301-20170228.csv"
+    ))
+}
+
+/// A glob over a bucket loads every match as one batch; the ledger keeps each object's
+/// ETag; the same objects again are a no-op; a changed object is a new batch.
+#[test]
+fn s3_glob_is_one_batch_and_etags_make_it_exactly_once() {
+    let s3 = S3::start();
+    let db = TestDb::new();
+    for name in ["Dongsi", "Tiantan"] {
+        s3.put(
+            "landing",
+            &format!("air/{name}.csv"),
+            &std::fs::read(station(name)).unwrap(),
+        );
+    }
+    s3.put("landing", "air/notes.txt", b"not a station");
+    s3.put(
+        "landing",
+        "other/Guanyuan.csv",
+        &std::fs::read(station("Guanyuan")).unwrap(),
+    );
+    let glob = "s3://landing/air/*.csv";
+    let first = pgbatch(&db, &s3.endpoint(), &["load", "air_quality_beijing", glob]);
+    let loaded = summary(&first);
+    assert_eq!(first.status.code(), Some(0), "{loaded}");
+    assert_eq!(
+        (loaded["status"].as_str(), loaded["files"].as_u64()),
+        (Some("loaded"), Some(2))
+    );
+    assert_eq!(loaded["rows_read"], 2 * 35_064);
+    // The same rows as the local files give.
+    let local = TestDb::new();
+    let plain = pgbatch(
+        &local,
+        &s3.endpoint(),
+        &[
+            "load",
+            "air_quality_beijing",
+            &station("Dongsi").display().to_string(),
+            &station("Tiantan").display().to_string(),
+        ],
+    );
+    assert_eq!(summary(&plain)["rows_loaded"], loaded["rows_loaded"]);
+    let digest = "SELECT md5(string_agg(concat_ws(',', station, parameter, time, value), ';' \
+                  ORDER BY station, parameter, time)) FROM measurements";
+    assert_eq!(db.query(digest), local.query(digest));
+    let sources = db.query(
+        "SELECT jsonb_path_query_array(sources, '$[*].path')::text, \
+                            jsonb_path_query_array(sources, '$[*].etag')::text FROM pgbatch.batches",
+    );
+    let (paths, etags) = sources.split_once('|').unwrap();
+    assert_eq!(
+        paths,
+        "[\"s3://landing/air/Dongsi.csv\", \"s3://landing/air/Tiantan.csv\"]"
+    );
+    assert_eq!(etags.matches('"').count(), 4, "two ETags: {etags}");
+    // The same objects: nothing to do.
+    let again = summary(&pgbatch(&db, &s3.endpoint(), &["load", "air_quality_beijing", glob]));
+    assert_eq!(again["status"], "already_loaded");
+    // One object changes (a day less): a new batch.
+    let text = std::fs::read_to_string(station("Tiantan")).unwrap();
+    let shorter: Vec<&str> = text.lines().take(35_064 - 24 + 1).collect();
+    s3.put("landing", "air/Tiantan.csv", (shorter.join("\n") + "\n").as_bytes());
+    // (The job appends: clear the table so the new batch does not collide with the old.)
+    db.query("DELETE FROM measurements");
+    let changed = summary(&pgbatch(&db, &s3.endpoint(), &["load", "air_quality_beijing", glob]));
+    assert_eq!(changed["status"], "loaded", "{changed}");
+    assert_eq!(
+        changed["rows_read"],
+        2 * 35_064 - 24,
+        "the changed object is read as it is now"
+    );
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "2");
+}
+
+/// Parquet from S3 reads the footer and the column chunks by byte range.
+#[test]
+fn s3_parquet_is_read_by_ranges() {
+    let s3 = S3::start();
+    let db = TestDb::new();
+    let file = shared("air_quality/parquet_cotonou_openmeteo/air_quality.parquet");
+    s3.put("landing", "cotonou/air_quality.parquet", &std::fs::read(&file).unwrap());
+    let out = pgbatch(
+        &db,
+        &s3.endpoint(),
+        &[
+            "load",
+            "air_quality_cotonou",
+            "s3://landing/cotonou/air_quality.parquet",
+        ],
+    );
+    let s = summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(
+        (s["rows_read"].as_u64(), s["rows_loaded"].as_u64()),
+        (Some(5_472), Some(16_416))
+    );
+    assert!(
+        s3.ranged.load(Ordering::SeqCst) >= 2,
+        "footer and column chunks by range"
+    );
+}
+
+/// A missing object or an empty glob is input missing (66), naming it.
+#[test]
+fn missing_objects_exit_66() {
+    let s3 = S3::start();
+    let db = TestDb::new();
+    s3.put("landing", "air/x.csv", b"a\n1\n");
+    let out = pgbatch(
+        &db,
+        &s3.endpoint(),
+        &["load", "air_quality_beijing", "s3://landing/air/nope.csv"],
+    );
+    assert_eq!(out.status.code(), Some(66));
+    assert_eq!(summary(&out)["error"], "s3://landing/air/nope.csv: no such object");
+    let out = pgbatch(
+        &db,
+        &s3.endpoint(),
+        &["load", "air_quality_beijing", "s3://landing/none/*.csv"],
+    );
+    assert_eq!(out.status.code(), Some(66));
+    assert_eq!(
+        summary(&out)["error"],
+        "s3://landing/none/*.csv: the glob matches no object"
+    );
+}
+
+/// A store that stops in the middle of an object: the batch rolls back, and the exit
+/// code says retry (69 or 75).
+#[test]
+fn a_store_that_stops_mid_stream_rolls_the_batch_back() {
+    let db = TestDb::new();
+    let body = std::fs::read(station("Dongsi")).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                request.push(byte[0]);
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"abc\"\r\nContent-Type: text/csv\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            if request.starts_with(b"GET") {
+                // A third of the object, then the store goes away.
+                let _ = stream.write_all(&body[..body.len() / 3]);
+            }
+        }
+    });
+    let out = pgbatch(
+        &db,
+        &format!("http://{address}"),
+        &["load", "air_quality_beijing", "s3://landing/air/Dongsi.csv"],
+    );
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(69 | 75)),
+        "exit {code:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary(&out)["retryable"], true);
+    assert_eq!(db.query("SELECT count(*) FROM measurements"), "0");
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+}
+
+/// A gzip and a zstd copy of a real file load the same rows as the file itself.
+#[test]
+fn compressed_copies_load_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = std::fs::read(station("Dongsi")).unwrap();
+    let gz = dir.path().join("Dongsi.csv.gz");
+    let mut encoder = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    encoder.write_all(&plain).unwrap();
+    encoder.finish().unwrap();
+    let zst = dir.path().join("Dongsi.csv.zst");
+    std::fs::write(&zst, zstd::encode_all(plain.as_slice(), 3).unwrap()).unwrap();
+    let digest = "SELECT count(*), md5(string_agg(concat_ws(',', station, parameter, time, value), ';' \
+                  ORDER BY station, parameter, time)) FROM measurements";
+    let mut digests = Vec::new();
+    for file in [station("Dongsi"), gz, zst] {
+        let db = TestDb::new();
+        let out = pgbatch(&db, "http://127.0.0.1:9", &["load", "air_quality_beijing", path(&file)]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        digests.push(db.query(digest));
+    }
+    assert_eq!(digests[0], digests[1]);
+    assert_eq!(digests[0], digests[2]);
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}

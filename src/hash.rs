@@ -21,13 +21,16 @@ pub fn to_hex(digest: &[u8]) -> String {
 
 /// Hashes a file as a stream, in blocks of 1 MiB.
 pub fn sha256_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
-    use std::io::Read as _;
-    let mut file = std::fs::File::open(path)?;
+    sha256_reader(&mut std::fs::File::open(path)?)
+}
+
+/// Hashes a stream in blocks of 1 MiB; returns the digest and the byte count.
+pub fn sha256_reader(reader: &mut dyn std::io::Read) -> std::io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
-        let n = file.read(&mut buffer)?;
+        let n = reader.read(&mut buffer)?;
         if n == 0 {
             break;
         }

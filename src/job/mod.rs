@@ -132,7 +132,15 @@ pub struct SourceOptions {
     pub drop_when_empty: Vec<String>,
     pub dump_table: Option<String>,
     pub chunk_rows: usize,
+    /// A CSV record longer than this fails the batch, naming its line.
+    pub max_record_bytes: usize,
+    /// A Parquet row group with more column data to read than this fails the batch.
+    pub max_row_group_bytes: u64,
 }
+
+/// The memory a load may spend on one record or one row group, unless the job says more.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 << 20;
+pub const DEFAULT_MAX_ROW_GROUP_BYTES: u64 = 128 << 20;
 
 /// How text becomes a value of the target type.
 #[derive(Debug, Clone)]
@@ -412,6 +420,8 @@ fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
         .map(|s| {
             if s.contains("://") || s == "-" || Path::new(s).is_absolute() {
                 s.clone()
+            } else if let Some(manifest) = s.strip_prefix('@') {
+                format!("@{}", base.join(manifest).display())
             } else {
                 base.join(s).display().to_string()
             }
@@ -477,6 +487,8 @@ fn resolve_source(raw: &RawJob, problems: &mut Vec<String>) -> SourceOptions {
         drop_when_empty: s.drop_when_empty.clone().unwrap_or_default(),
         dump_table: s.dump_table.clone(),
         chunk_rows: chunk_rows.max(1),
+        max_record_bytes: s.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
+        max_row_group_bytes: s.max_row_group_bytes.unwrap_or(DEFAULT_MAX_ROW_GROUP_BYTES),
     }
 }
 

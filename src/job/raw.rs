@@ -64,6 +64,10 @@ pub struct RawSource {
     pub dump_table: Option<String>,
     /// Rows per chunk handed to the parallel stages.
     pub chunk_rows: Option<usize>,
+    /// The largest record (CSV) a load holds in memory, in bytes.
+    pub max_record_bytes: Option<usize>,
+    /// The most column data of one Parquet row group a load reads at once, in bytes.
+    pub max_row_group_bytes: Option<u64>,
 }
 
 /// Which rows a `replace_covered` batch replaces.

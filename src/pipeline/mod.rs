@@ -20,7 +20,7 @@ use crate::db::{catalog, ledger};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::{sha256_file, to_hex};
 use crate::job::{FormatKind, Job, Spec};
-use source::object::{S3Store, S3Url};
+use source::object::{HttpObject, S3Store, S3Url};
 use source::{Place, SourceFile};
 
 /// Hears how a load goes; the binary draws progress bars with it. The library never prints.
@@ -80,9 +80,9 @@ pub struct Summary {
     pub duration_ms: u64,
 }
 
-/// Expands the given locations (paths, `s3://` URLs, and globs of either) into sources, in
-/// order; relative paths are taken from `base`. An S3 client is made only when a location
-/// needs one.
+/// Expands the given locations (paths, `s3://` URLs, globs of either, and `@manifest`
+/// files listing more) into sources, in order; relative paths are taken from `base`. An S3
+/// client is made only when a location needs one.
 ///
 /// # Errors
 ///
@@ -92,6 +92,26 @@ pub async fn expand(locations: &[String], base: &Path, s3_endpoint: Option<&str>
     let mut places = Vec::new();
     let mut store: Option<Arc<S3Store>> = None;
     for location in locations {
+        if location == "-" {
+            if places.iter().any(|p| matches!(p, Place::Stdin(_))) {
+                return Err(Error::config("standard input (-) can be named once per batch"));
+            }
+            places.push(Place::Stdin(Arc::new(spool_stdin().await?)));
+            continue;
+        }
+        if location.starts_with("http://") || location.starts_with("https://") {
+            if location.contains(['*', '?', '[']) {
+                return Err(Error::config(format!(
+                    "{location:?}: HTTP has no listing, so a URL cannot be a glob (list the URLs in a manifest)"
+                )));
+            }
+            places.push(Place::Http(Arc::new(HttpObject::head(location).await?)));
+            continue;
+        }
+        if let Some(manifest) = location.strip_prefix('@') {
+            places.extend(Box::pin(expand_manifest(&base.join(manifest), s3_endpoint)).await?);
+            continue;
+        }
         let glob = location.contains(['*', '?', '[']);
         if let Some(url) = S3Url::parse(location) {
             let s3 = match &store {
@@ -148,6 +168,79 @@ pub async fn expand(locations: &[String], base: &Path, s3_endpoint: Option<&str>
     Ok(places)
 }
 
+/// Copies standard input to a temporary file, so that it can be hashed before the load
+/// (exactly-once) and read with bounded memory, like any file.
+async fn spool_stdin() -> Result<tempfile::TempPath> {
+    let spooled = tokio::task::spawn_blocking(|| -> std::io::Result<tempfile::TempPath> {
+        let mut spool = tempfile::Builder::new().prefix("pgbatch-stdin-").tempfile()?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut spool)?;
+        Ok(spool.into_temp_path())
+    })
+    .await
+    .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))?;
+    spooled.map_err(|source| {
+        ErrorKind::Read {
+            path: "stdin".into(),
+            source,
+        }
+        .into()
+    })
+}
+
+/// The sources a manifest lists, in order: one location per line (a path, relative to the
+/// manifest's folder, an `s3://` URL, or a glob of either); blank lines and `#` comments
+/// are skipped. A missing entry names the manifest and the line.
+async fn expand_manifest(manifest: &Path, s3_endpoint: Option<&str>) -> Result<Vec<Place>> {
+    let text = std::fs::read_to_string(manifest).map_err(|source| -> Error {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ErrorKind::InputMissing {
+                path: manifest.display().to_string(),
+                message: "no such manifest".into(),
+            }
+            .into()
+        } else {
+            ErrorKind::Read {
+                path: manifest.to_path_buf(),
+                source,
+            }
+            .into()
+        }
+    })?;
+    let folder = manifest.parent().unwrap_or(Path::new(""));
+    let mut places = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let entry = line.trim();
+        if entry.is_empty() || entry.starts_with('#') {
+            continue;
+        }
+        if entry.starts_with('@') {
+            return Err(Error::config(format!(
+                "{}: line {}: a manifest cannot name another manifest",
+                manifest.display(),
+                number + 1
+            )));
+        }
+        let found = expand(&[entry.to_owned()], folder, s3_endpoint)
+            .await
+            .map_err(|error| match error.kind() {
+                ErrorKind::InputMissing { path, message } => ErrorKind::InputMissing {
+                    path: format!("{}: line {}: {path}", manifest.display(), number + 1),
+                    message: message.clone(),
+                }
+                .into(),
+                _ => error,
+            })?;
+        places.extend(found);
+    }
+    if places.is_empty() {
+        return Err(Error::config(format!(
+            "{}: the manifest lists no sources",
+            manifest.display()
+        )));
+    }
+    Ok(places)
+}
+
 /// Decides each source's format, and hashes the local files (in parallel). S3 objects are
 /// not read here: their ETag and size are their identity.
 fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
@@ -156,22 +249,37 @@ fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
         .map(|place| {
             let display = match &place {
                 Place::Local(path) => path.display().to_string(),
+                Place::Stdin(_) => "stdin".to_owned(),
                 Place::S3(object) => object.url(),
+                Place::Http(object) => object.url.clone(),
             };
             let format = job.source.format.or_else(|| FormatKind::from_path(&display)).ok_or_else(|| {
                 Error::config(format!(
                     "{display}: cannot tell the format from the name (set [source] format = \"csv\", \"parquet\" or \"pg_dump\")"
                 ))
             })?;
-            let (sha256, bytes) = match &place {
-                Place::Local(path) => {
+            let (sha256, bytes) = match (&place, place.local_path()) {
+                (Place::S3(object), _) => (None, object.size),
+                (Place::Http(object), _) if object.etag.is_some() => (None, object.size),
+                (Place::Http(object), _) => {
+                    // No validator: the content itself is the identity, read once to hash it.
+                    let mut reader = object.reader(0)?;
+                    let (sha256, bytes) = crate::hash::sha256_reader(&mut reader).map_err(|source| {
+                        ErrorKind::Read {
+                            path: display.clone().into(),
+                            source,
+                        }
+                    })?;
+                    (Some(sha256), bytes)
+                }
+                (_, path) => {
+                    let path = path.unwrap_or(Path::new(""));
                     let (sha256, bytes) = sha256_file(path).map_err(|source| ErrorKind::Read {
-                        path: path.clone(),
+                        path: display.clone().into(),
                         source,
                     })?;
                     (Some(sha256), bytes)
                 }
-                Place::S3(object) => (None, object.size),
             };
             Ok(SourceFile {
                 place,
@@ -196,7 +304,12 @@ fn content_hash(job: &Job, files: &[SourceFile]) -> String {
             (None, Place::S3(object)) => {
                 hasher.update(format!("{} {} {}", object.url(), object.size, object.etag).as_bytes());
             }
-            (None, Place::Local(path)) => hasher.update(path.display().to_string().as_bytes()),
+            (None, Place::Http(object)) => {
+                let tag = object.etag.as_deref().unwrap_or("");
+                hasher.update(format!("{} {} {tag}", object.url, object.size).as_bytes());
+            }
+            // Files always have a sha256; this is only for completeness.
+            (None, _) => hasher.update(file.display.as_bytes()),
         }
     }
     to_hex(&hasher.finalize())

@@ -244,3 +244,36 @@ fn demo_runs_on_the_embedded_default_and_reruns_as_no_ops() {
         "the demo left its server running"
     );
 }
+
+/// `-` reads standard input, spooled to a temporary file so it is hashed like a file:
+/// loaded once, then a no-op for the same bytes.
+#[test]
+fn standard_input_is_a_source_loaded_exactly_once() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("ubuntu_stdin.toml");
+    let spec = std::fs::read_to_string(repo().join("jobs/messages_ubuntu.toml")).unwrap();
+    std::fs::write(&job, spec + "\n[source]\nformat = \"csv\"\n").unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_pgbatch"))
+            .args(["--json", "load", job.to_str().unwrap(), "-"])
+            .env("DATABASE_URL", db.url())
+            .stdin(std::fs::File::open(shared("messages/ubuntu_dialogue_sample/dialogueText.csv")).unwrap())
+            .output()
+            .unwrap()
+    };
+    let last = |out: &Output| -> serde_json::Value {
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(text.lines().rfind(|l| l.starts_with('{')).unwrap()).unwrap()
+    };
+    let first = run();
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let first = last(&first);
+    assert_eq!(
+        (&first["status"], &first["rows_read"], &first["rows_loaded"]),
+        (&"loaded".into(), &9_999.into(), &9_982.into())
+    );
+    assert_eq!(db.query("SELECT sources->0->>'path' FROM pgbatch.batches"), "stdin");
+    let again = last(&run());
+    assert_eq!(again["status"], "already_loaded");
+}

@@ -471,3 +471,96 @@ async fn parquet_cotonou_loads_with_row_group_positions() {
     );
     assert_eq!(error.exit_code(), 65);
 }
+
+/// A manifest (`@file`) is one batch of the sources it lists, relative to its folder; a
+/// missing entry names the manifest and its line.
+#[tokio::test]
+async fn a_manifest_is_one_batch_of_what_it_lists() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let files = beijing_files();
+    std::fs::copy(&files[1], dir.path().join("second.csv")).unwrap();
+    let manifest = write(
+        dir.path(),
+        "batch.manifest",
+        &format!("# two stations\n{}\n\nsecond.csv\n", files[0].display()),
+    );
+    let at = PathBuf::from(format!("@{}", manifest.display()));
+    let s = load_files(
+        &db,
+        &job("air_quality_beijing"),
+        std::slice::from_ref(&at),
+        LoadOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.files, s.rows_read), (2, 2 * 35_064));
+    assert_eq!(db.query("SELECT jsonb_array_length(sources) FROM pgbatch.batches"), "2");
+    let broken = write(dir.path(), "broken.manifest", "second.csv\nthird.csv\n");
+    let error = load_files(
+        &db,
+        &job("air_quality_beijing"),
+        &[PathBuf::from(format!("@{}", broken.display()))],
+        LoadOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("{}: line 2: third.csv: no such file", broken.display())
+    );
+    assert_eq!(error.exit_code(), 66);
+}
+
+/// A record or a row group larger than the job's memory budget fails the batch, naming it.
+#[tokio::test]
+async fn records_and_row_groups_over_the_budget_are_named() {
+    let db = TestDb::new();
+    db.query(KV_TABLE);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = kv_job(dir.path(), "append", "[source]\nmax_record_bytes = 100\n");
+    let long = "x".repeat(200);
+    let file = write(
+        dir.path(),
+        "kv.csv",
+        &format!("k,v,day\n1,a,2016-01-01\n2,{long},2016-01-02\n"),
+    );
+    let error = load_files(&db, &spec, std::slice::from_ref(&file), LoadOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: line 3: a record of 211 bytes is larger than the memory budget for one record, 100 bytes \
+             (set [source] max_record_bytes to allow it)",
+            file.display()
+        )
+    );
+    assert_eq!(error.exit_code(), 65);
+    assert_eq!(db.query("SELECT count(*) FROM kv"), "0");
+    let parquet = shared("air_quality/parquet_cotonou_openmeteo/air_quality.parquet");
+    let spec = temp_job(
+        dir.path(),
+        "cotonou_small",
+        &(std::fs::read_to_string(repo().join("jobs/air_quality_cotonou.toml")).unwrap()
+            + "\n[source]\nmax_row_group_bytes = 1000\n"),
+    );
+    let error = load_files(&db, &spec, std::slice::from_ref(&parquet), LoadOptions::default())
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}: row group 0, row 0: the row group has ",
+            parquet.display()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            "bytes of column data to read, more than the memory budget for one row group, 1000 bytes \
+             (write smaller row groups, or set [source] max_row_group_bytes)"
+        ),
+        "{message}"
+    );
+}

@@ -21,5 +21,5 @@ mod cli;
 /// The HTTP API through its router (no socket) and over loopback, on the real datasets.
 mod api;
 
-/// `s3://` sources against an S3-protocol server on loopback; compressed copies.
+/// `s3://` and `http://` sources against servers on loopback; compressed copies.
 mod s3;

@@ -1,5 +1,6 @@
-//! `s3://` sources through the real binary, against a real S3-protocol server (s3s-fs)
-//! that this test process runs on loopback.
+//! Remote sources through the real binary: `s3://` against a real S3-protocol server
+//! (s3s-fs) and `http://` against an HTTP server, both run by this test process on
+//! loopback; compressed copies of a real file.
 
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -313,4 +314,164 @@ fn compressed_copies_load_the_same_rows() {
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// A loopback HTTP server for the files of a folder, with `ETag`s (unless `etags` is
+/// false), byte ranges and `If-Match`; counts the ranged requests.
+struct Http {
+    dir: tempfile::TempDir,
+    address: SocketAddr,
+    ranged: Arc<AtomicUsize>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Http {
+    fn start(etags: bool) -> Http {
+        use axum::extract::{Path as UrlPath, State};
+        use axum::http::{HeaderMap, StatusCode, header};
+        use axum::response::IntoResponse;
+
+        type Served = (PathBuf, bool, Arc<AtomicUsize>);
+        async fn file(
+            State((dir, etags, ranged)): State<Served>,
+            UrlPath(name): UrlPath<String>,
+            headers: HeaderMap,
+        ) -> axum::response::Response {
+            let Ok(bytes) = std::fs::read(dir.join(&name)) else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let tag = format!("\"{}\"", &pgbatch::hash::sha256_hex(&bytes)[..16]);
+            if let Some(wanted) = headers.get(header::IF_MATCH)
+                && wanted.to_str().unwrap() != tag
+            {
+                return StatusCode::PRECONDITION_FAILED.into_response();
+            }
+            let mut status = StatusCode::OK;
+            let mut body = bytes.clone();
+            let mut extra = Vec::new();
+            if let Some(range) = headers.get(header::RANGE) {
+                ranged.fetch_add(1, Ordering::SeqCst);
+                let spec = range.to_str().unwrap().trim_start_matches("bytes=");
+                let (start, end) = spec.split_once('-').unwrap();
+                let start: usize = start.parse().unwrap();
+                let end: usize = end.parse().unwrap_or(bytes.len() - 1).min(bytes.len() - 1);
+                body = bytes[start..=end].to_vec();
+                status = StatusCode::PARTIAL_CONTENT;
+                extra.push((header::CONTENT_RANGE, format!("bytes {start}-{end}/{}", bytes.len())));
+            }
+            extra.push((header::CONTENT_LENGTH, body.len().to_string()));
+            extra.push((header::ACCEPT_RANGES, "bytes".to_owned()));
+            if etags {
+                extra.push((header::ETAG, tag));
+            }
+            let mut response = (status, body).into_response();
+            for (name, value) in extra {
+                response.headers_mut().insert(name, value.parse().unwrap());
+            }
+            response
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let address = listener.local_addr().unwrap();
+        let ranged = Arc::new(AtomicUsize::new(0));
+        let router = axum::Router::new()
+            .route("/files/{name}", axum::routing::get(file))
+            .with_state((dir.path().to_path_buf(), etags, Arc::clone(&ranged)));
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        Http {
+            dir,
+            address,
+            ranged,
+            _runtime: runtime,
+        }
+    }
+
+    fn put(&self, name: &str, bytes: &[u8]) -> String {
+        std::fs::write(self.dir.path().join(name), bytes).unwrap();
+        format!("http://{}/files/{name}", self.address)
+    }
+}
+
+/// An `http://` CSV loads like the file; its `ETag` makes a re-run a no-op.
+#[test]
+fn http_sources_stream_and_are_known_by_their_etag() {
+    let http = Http::start(true);
+    let db = TestDb::new();
+    let url = http.put("Dongsi.csv", &std::fs::read(station("Dongsi")).unwrap());
+    let out = pgbatch(&db, "http://127.0.0.1:9", &["load", "air_quality_beijing", &url]);
+    let s = summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(
+        (s["status"].as_str(), s["rows_read"].as_u64()),
+        (Some("loaded"), Some(35_064))
+    );
+    assert_eq!(
+        db.query("SELECT sources->0->>'path', sources->0 ? 'etag', sources->0 ? 'sha256' FROM pgbatch.batches"),
+        format!("{url}|t|f")
+    );
+    let again = summary(&pgbatch(
+        &db,
+        "http://127.0.0.1:9",
+        &["load", "air_quality_beijing", &url],
+    ));
+    assert_eq!(again["status"], "already_loaded");
+    // Parquet by ranges.
+    let parquet = http.put(
+        "cotonou.parquet",
+        &std::fs::read(shared("air_quality/parquet_cotonou_openmeteo/air_quality.parquet")).unwrap(),
+    );
+    let out = pgbatch(&db, "http://127.0.0.1:9", &["load", "air_quality_cotonou", &parquet]);
+    let s = summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(s["rows_read"], 5_472);
+    assert!(
+        http.ranged.load(Ordering::SeqCst) >= 2,
+        "footer and column chunks by range"
+    );
+    // Missing, and globs (HTTP cannot list).
+    let missing = format!("http://{}/files/nope.csv", http.address);
+    let out = pgbatch(&db, "http://127.0.0.1:9", &["load", "air_quality_beijing", &missing]);
+    assert_eq!(out.status.code(), Some(66));
+    assert_eq!(summary(&out)["error"], format!("{missing}: no such object (HTTP 404)"));
+    let out = pgbatch(
+        &db,
+        "http://127.0.0.1:9",
+        &[
+            "load",
+            "air_quality_beijing",
+            &format!("http://{}/files/*.csv", http.address),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(78));
+}
+
+/// A server without validators: the content is hashed (one read before the load), so the
+/// same bytes again are still a no-op.
+#[test]
+fn http_without_etags_is_known_by_its_sha256() {
+    let http = Http::start(false);
+    let db = TestDb::new();
+    let url = http.put("Tiantan.csv", &std::fs::read(station("Tiantan")).unwrap());
+    let first = summary(&pgbatch(
+        &db,
+        "http://127.0.0.1:9",
+        &["load", "air_quality_beijing", &url],
+    ));
+    assert_eq!(first["status"], "loaded", "{first}");
+    assert_eq!(
+        db.query("SELECT sources->0->>'sha256' FROM pgbatch.batches"),
+        pgbatch::hash::sha256_file(&station("Tiantan")).unwrap().0
+    );
+    let again = summary(&pgbatch(
+        &db,
+        "http://127.0.0.1:9",
+        &["load", "air_quality_beijing", &url],
+    ));
+    assert_eq!(again["status"], "already_loaded");
 }

@@ -80,6 +80,7 @@ pub struct Csv {
     display: String,
     chunk_rows: usize,
     skip_blank: bool,
+    max_record_bytes: usize,
     record: csv::ByteRecord,
 }
 
@@ -111,6 +112,7 @@ impl Csv {
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
             skip_blank: options.skip_blank,
+            max_record_bytes: options.max_record_bytes,
             record: csv::ByteRecord::new(),
         };
         for _ in 0..options.skip_records {
@@ -192,6 +194,22 @@ impl Csv {
     }
 
     fn read_record(&mut self) -> Result<bool> {
+        let read = self.read_any_record()?;
+        let bytes = self.record.as_slice().len();
+        if bytes > self.max_record_bytes {
+            return Err(self.error(
+                self.line(),
+                format!(
+                    "a record of {bytes} bytes is larger than the memory budget for one record, {} bytes \
+                     (set [source] max_record_bytes to allow it)",
+                    self.max_record_bytes
+                ),
+            ));
+        }
+        Ok(read)
+    }
+
+    fn read_any_record(&mut self) -> Result<bool> {
         self.reader.read_byte_record(&mut self.record).map_err(|error| {
             let position = error.position().map(|p| Position::Line {
                 line: self

@@ -98,7 +98,22 @@ fn chunks(reader: impl ChunkReader + 'static) -> Box<dyn Source> {
 #[derive(Debug, Clone)]
 pub enum Place {
     Local(PathBuf),
+    /// Standard input, spooled to a temporary file (removed when the batch is done), so it
+    /// is hashed and read like a file.
+    Stdin(Arc<tempfile::TempPath>),
     S3(Arc<object::S3Object>),
+    Http(Arc<object::HttpObject>),
+}
+
+impl Place {
+    /// The local file holding the bytes, if there is one.
+    pub fn local_path(&self) -> Option<&Path> {
+        match self {
+            Place::Local(path) => Some(path),
+            Place::Stdin(spool) => Some(spool),
+            Place::S3(_) | Place::Http(_) => None,
+        }
+    }
 }
 
 /// A file to read, as named on the command line or in the job.
@@ -123,7 +138,8 @@ impl SourceFile {
     pub fn etag(&self) -> Option<&str> {
         match &self.place {
             Place::S3(object) => Some(&object.etag),
-            Place::Local(_) => None,
+            Place::Http(object) => object.etag.as_deref(),
+            Place::Local(_) | Place::Stdin(_) => None,
         }
     }
 }
@@ -139,18 +155,20 @@ pub fn open(file: &SourceFile, options: &SourceOptions, needed: &[String]) -> Re
 }
 
 /// The source's bytes as a stream, from the start.
-fn open_bytes(file: &SourceFile) -> Result<Box<dyn Read + Send>> {
+pub fn open_bytes(file: &SourceFile) -> Result<Box<dyn Read + Send>> {
     Ok(match &file.place {
-        Place::Local(path) => Box::new(open_file(path)?),
         Place::S3(object) => object.reader(0)?,
+        Place::Http(object) => object.reader(0)?,
+        local => Box::new(open_file(local.local_path().unwrap_or(Path::new("")))?),
     })
 }
 
 /// The source's bytes for a reader that seeks (Parquet).
 pub fn open_blob(file: &SourceFile) -> Result<object::Blob> {
     Ok(match &file.place {
-        Place::Local(path) => object::Blob::Local(Arc::new(open_file(path)?)),
         Place::S3(object) => object::Blob::S3(Arc::clone(object)),
+        Place::Http(object) => object::Blob::Http(Arc::clone(object)),
+        local => object::Blob::Local(Arc::new(open_file(local.local_path().unwrap_or(Path::new("")))?)),
     })
 }
 

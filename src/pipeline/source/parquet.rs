@@ -20,6 +20,7 @@ pub struct Parquet {
     fields: Vec<String>,
     display: String,
     chunk_rows: usize,
+    max_row_group_bytes: u64,
     row_group: usize,
     row: usize,
     reader: Option<ParquetRecordBatchReader>,
@@ -60,6 +61,7 @@ impl Parquet {
             fields,
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
+            max_row_group_bytes: options.max_row_group_bytes,
             row_group: 0,
             row: 0,
             reader: None,
@@ -87,6 +89,26 @@ impl Parquet {
             if self.reader.is_none() {
                 if self.row_group >= self.metadata.metadata().num_row_groups() {
                     return Ok(None);
+                }
+                let group = self.metadata.metadata().row_group(self.row_group);
+                let bytes: i64 = group
+                    .columns()
+                    .iter()
+                    .filter(|c| {
+                        c.column_path()
+                            .parts()
+                            .first()
+                            .is_some_and(|root| self.fields.contains(root))
+                    })
+                    .map(parquet::file::metadata::ColumnChunkMetaData::compressed_size)
+                    .sum();
+                if u64::try_from(bytes).unwrap_or(0) > self.max_row_group_bytes {
+                    self.row = 0;
+                    return Err(self.error(format!(
+                        "the row group has {bytes} bytes of column data to read, more than the memory budget \
+                         for one row group, {} bytes (write smaller row groups, or set [source] max_row_group_bytes)",
+                        self.max_row_group_bytes
+                    )));
                 }
                 let handle = self.file.clone();
                 let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata.clone())

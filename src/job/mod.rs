@@ -136,6 +136,8 @@ pub struct SourceOptions {
     pub max_record_bytes: usize,
     /// A Parquet row group with more column data to read than this fails the batch.
     pub max_row_group_bytes: u64,
+    /// What a NUL byte in a CSV field becomes; `None`: the batch fails at it.
+    pub replace_nul: Option<String>,
 }
 
 /// The memory a load may spend on one record or one row group, unless the job says more.
@@ -489,6 +491,7 @@ fn resolve_source(raw: &RawJob, problems: &mut Vec<String>) -> SourceOptions {
         chunk_rows: chunk_rows.max(1),
         max_record_bytes: s.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
         max_row_group_bytes: s.max_row_group_bytes.unwrap_or(DEFAULT_MAX_ROW_GROUP_BYTES),
+        replace_nul: s.replace_nul.clone(),
     }
 }
 

@@ -245,6 +245,12 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "csvkit/null_byte.csv",
+            ABC_TEXT,
+            "[source]\nreplace_nul = \"\\uFFFD\"",
+            Rows("SELECT a FROM {t}", "\u{FFFD}"),
+        ),
+        case(
             "csvkit/optional_quote_characters.csv",
             ABC_INT,
             "",

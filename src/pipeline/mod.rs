@@ -191,20 +191,10 @@ async fn spool_stdin() -> Result<tempfile::TempPath> {
 /// manifest's folder, an `s3://` URL, or a glob of either); blank lines and `#` comments
 /// are skipped. A missing entry names the manifest and the line.
 async fn expand_manifest(manifest: &Path, s3_endpoint: Option<&str>) -> Result<Vec<Place>> {
-    let text = std::fs::read_to_string(manifest).map_err(|source| -> Error {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            ErrorKind::InputMissing {
-                path: manifest.display().to_string(),
-                message: "no such manifest".into(),
-            }
-            .into()
-        } else {
-            ErrorKind::Read {
-                path: manifest.to_path_buf(),
-                source,
-            }
-            .into()
-        }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut source::open_file(manifest)?, &mut text).map_err(|source| ErrorKind::Read {
+        path: manifest.to_path_buf(),
+        source,
     })?;
     let folder = manifest.parent().unwrap_or(Path::new(""));
     let mut places = Vec::new();

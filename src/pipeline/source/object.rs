@@ -176,15 +176,19 @@ impl S3Object {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 
-    /// The object from byte `start` on, as a stream read in the calling (non-async) thread.
-    pub fn reader(&self, start: u64) -> Result<Box<dyn Read + Send>> {
-        let mut request = self
-            .store
+    /// A `GetObject` of this object at the ETag the batch was planned with.
+    fn get(&self) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
+        self.store
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(&self.key)
-            .if_match(&self.etag);
+            .if_match(&self.etag)
+    }
+
+    /// The object from byte `start` on, as a stream read in the calling (non-async) thread.
+    pub fn reader(&self, start: u64) -> Result<Box<dyn Read + Send>> {
+        let mut request = self.get();
         if start > 0 {
             request = request.range(format!("bytes={start}-"));
         }
@@ -217,14 +221,7 @@ impl S3Object {
         }
         let end = start + length as u64 - 1;
         let url = self.url();
-        let request = self
-            .store
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .if_match(&self.etag)
-            .range(format!("bytes={start}-{end}"));
+        let request = self.get().range(format!("bytes={start}-{end}"));
         self.store.handle.block_on(async {
             let output = request
                 .send()

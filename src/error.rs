@@ -96,7 +96,7 @@ pub enum ErrorKind {
     #[error("{path}: {message}")]
     InputMissing { path: String, message: String },
     /// Reading an input failed.
-    #[error("reading {path}: {source}")]
+    #[error("reading {}: {}", .path.display(), with_causes(.source))]
     Read {
         path: PathBuf,
         #[source]
@@ -136,17 +136,23 @@ fn describe(error: &tokio_postgres::Error) -> String {
         }
     } else {
         // The client's own errors (IO, closed connection) carry their causes in a chain.
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            if !text.contains(&cause_text) {
-                text = format!("{text}: {cause_text}");
-            }
-            source = cause.source();
-        }
-        text
+        with_causes(error)
     }
+}
+
+/// An error's message followed by those of its causes that add something, `: `-separated
+/// (an I/O error from a remote store says "streaming error"; its causes say why).
+pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The error of every fallible function in this crate.

@@ -13,7 +13,7 @@ use pgbatch::db::{ConnectOptions, ledger, migrate};
 use pgbatch::embedded;
 use pgbatch::error::exit;
 use pgbatch::job::Spec;
-use pgbatch::pipeline::{self, LoadOptions, Progress, Status, Summary};
+use pgbatch::pipeline::{self, LoadOptions, Progress, Status, StoreOptions, Summary};
 
 #[derive(Parser)]
 #[command(
@@ -32,8 +32,27 @@ struct Cli {
     /// S3 when unset. Credentials and region come from the standard AWS chain.
     #[arg(long, global = true, env = "PGBATCH_S3_ENDPOINT")]
     s3_endpoint: Option<String>,
+    /// Seconds an S3 or HTTP store may keep a read waiting (headers, or the next bytes of a
+    /// body) before the batch fails with exit 69, to be retried.
+    #[arg(
+        long,
+        global = true,
+        env = "PGBATCH_STORE_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    store_timeout: u64,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    fn store(&self) -> StoreOptions {
+        StoreOptions {
+            s3_endpoint: self.s3_endpoint.clone(),
+            stall_timeout: std::time::Duration::from_secs(self.store_timeout),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -182,6 +201,7 @@ async fn connect() -> pgbatch::Result<tokio_postgres::Client> {
 }
 
 async fn run(cli: Cli) -> pgbatch::Result<()> {
+    let store = cli.store();
     match cli.command {
         Command::Migrate { dir } => {
             let migrations = migrate::read_dir(&dir)?;
@@ -202,7 +222,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                 LoadOptions {
                     force: args.force,
                     dry_run: false,
-                    s3_endpoint: cli.s3_endpoint.clone(),
+                    store: store.clone(),
                 },
                 cli.json,
             )
@@ -216,7 +236,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                 LoadOptions {
                     force,
                     dry_run: false,
-                    s3_endpoint: cli.s3_endpoint.clone(),
+                    store: store.clone(),
                 },
                 cli.json,
             )
@@ -230,7 +250,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                 LoadOptions {
                     force: true,
                     dry_run: true,
-                    s3_endpoint: cli.s3_endpoint.clone(),
+                    store: store.clone(),
                 },
                 cli.json,
             )

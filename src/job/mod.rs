@@ -136,8 +136,6 @@ pub struct SourceOptions {
     pub max_record_bytes: usize,
     /// A Parquet row group with more column data to read than this fails the batch.
     pub max_row_group_bytes: u64,
-    /// What a NUL byte in a CSV field becomes; `None`: the batch fails at it.
-    pub replace_nul: Option<String>,
 }
 
 /// The memory a load may spend on one record or one row group, unless the job says more.
@@ -157,6 +155,8 @@ pub struct Parse {
     pub format: Option<String>,
     /// The offset of timestamps written without one (timestamptz targets).
     pub timezone: Option<Zone>,
+    /// What a NUL character in a text value becomes; `None`: the batch fails at it.
+    pub replace_nul: Option<String>,
 }
 
 /// Checks on each value of a column.
@@ -326,6 +326,7 @@ fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
         thousands: thousands_of(raw.source.thousands.as_ref(), None, problems),
         format: None,
         timezone: None,
+        replace_nul: raw.source.replace_nul.clone(),
     };
 
     let find = |name: &str| catalog.iter().find(|c| c.name == name);
@@ -491,7 +492,6 @@ fn resolve_source(raw: &RawJob, problems: &mut Vec<String>) -> SourceOptions {
         chunk_rows: chunk_rows.max(1),
         max_record_bytes: s.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
         max_row_group_bytes: s.max_row_group_bytes.unwrap_or(DEFAULT_MAX_ROW_GROUP_BYTES),
-        replace_nul: s.replace_nul.clone(),
     }
 }
 
@@ -662,6 +662,7 @@ fn make_target(
             }
             zone
         }),
+        replace_nul: defaults.replace_nul.clone(),
     };
     if let Some(format) = &parse.format {
         if !matches!(ty, PgType::Date | PgType::Timestamp | PgType::Timestamptz) {

@@ -68,8 +68,9 @@ pub struct RawSource {
     pub max_record_bytes: Option<usize>,
     /// The most column data of one Parquet row group a load reads at once, in bytes.
     pub max_row_group_bytes: Option<u64>,
-    /// Text sources: what a NUL byte in a field becomes (e.g. "" or "\uFFFD"); unset, a
-    /// NUL byte fails the batch, naming where it is.
+    /// What a NUL character in a text value becomes (e.g. "" or "\uFFFD"), whatever the
+    /// format (PostgreSQL text cannot hold one); unset, a NUL fails the batch, naming where
+    /// it is.
     pub replace_nul: Option<String>,
 }
 

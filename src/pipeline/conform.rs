@@ -459,6 +459,14 @@ fn required_problem(target: &Target) -> String {
 #[expect(clippy::too_many_lines, reason = "one arm per PostgreSQL type")]
 fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str) -> Result<ArrayRef> {
     let parse = &target.parse;
+    let replaced: StringArray;
+    let strings = match &parse.replace_nul {
+        Some(with) if strings.value_data().contains(&0) => {
+            replaced = strings.iter().map(|v| v.map(|v| v.replace('\0', with))).collect();
+            &replaced
+        }
+        _ => strings,
+    };
     let fail = |row: usize, value: &str, problem: String| row_error(file, at, row, target, Some(value), problem);
     // Yields each row's text, or None for NULL (a NULL, or a null marker).
     let values = (0..strings.len()).map(|row| {
@@ -792,6 +800,7 @@ mod tests {
                 thousands: None,
                 format: None,
                 timezone: None,
+                replace_nul: None,
             },
             checks: Checks::default(),
         }

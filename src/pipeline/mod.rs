@@ -20,6 +20,7 @@ use crate::db::{catalog, ledger};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::{sha256_file, to_hex};
 use crate::job::{FormatKind, Job, Spec};
+pub use source::object::StoreOptions;
 use source::object::{HttpObject, S3Store, S3Url};
 use source::{Place, SourceFile};
 
@@ -45,9 +46,8 @@ pub struct LoadOptions {
     pub force: bool,
     /// Do everything but commit (`pgbatch validate`).
     pub dry_run: bool,
-    /// An S3-compatible endpoint for `s3://` sources (path-style addressing); AWS when
-    /// unset.
-    pub s3_endpoint: Option<String>,
+    /// How `s3://` and `http(s)://` sources are reached.
+    pub store: StoreOptions,
 }
 
 /// What happened to a batch.
@@ -80,15 +80,16 @@ pub struct Summary {
     pub duration_ms: u64,
 }
 
-/// Expands the given locations (paths, `s3://` URLs, globs of either, and `@manifest`
-/// files listing more) into sources, in order; relative paths are taken from `base`. An S3
-/// client is made only when a location needs one.
+/// Expands the given locations (paths, `s3://` and `http(s)://` URLs, globs of paths and
+/// of `s3://` URLs, `-` for standard input, and `@manifest` files listing more) into
+/// sources, in order; relative paths are taken from `base`. An S3 client is made only when
+/// a location needs one.
 ///
 /// # Errors
 ///
 /// Input missing when a path or object does not exist or a glob matches nothing; the store
 /// unavailable when S3 cannot be listed.
-pub async fn expand(locations: &[String], base: &Path, s3_endpoint: Option<&str>) -> Result<Vec<Place>> {
+pub async fn expand(locations: &[String], base: &Path, options: &StoreOptions) -> Result<Vec<Place>> {
     let mut places = Vec::new();
     let mut store: Option<Arc<S3Store>> = None;
     for location in locations {
@@ -105,18 +106,19 @@ pub async fn expand(locations: &[String], base: &Path, s3_endpoint: Option<&str>
                     "{location:?}: HTTP has no listing, so a URL cannot be a glob (list the URLs in a manifest)"
                 )));
             }
-            places.push(Place::Http(Arc::new(HttpObject::head(location).await?)));
+            places.push(Place::Http(Arc::new(HttpObject::head(location, options).await?)));
             continue;
         }
         if let Some(manifest) = location.strip_prefix('@') {
-            places.extend(Box::pin(expand_manifest(&base.join(manifest), s3_endpoint)).await?);
+            let manifest = resolve(manifest, base);
+            places.extend(Box::pin(expand_manifest(&manifest, options)).await?);
             continue;
         }
         let glob = location.contains(['*', '?', '[']);
         if let Some(url) = S3Url::parse(location) {
             let s3 = match &store {
                 Some(s3) => Arc::clone(s3),
-                None => Arc::clone(store.insert(Arc::new(S3Store::connect(s3_endpoint).await))),
+                None => Arc::clone(store.insert(Arc::new(S3Store::connect(options).await))),
             };
             if glob {
                 let objects = s3.list(&url.bucket, &url.key).await?;
@@ -168,6 +170,40 @@ pub async fn expand(locations: &[String], base: &Path, s3_endpoint: Option<&str>
     Ok(places)
 }
 
+fn is_url(location: &str) -> bool {
+    ["s3://", "http://", "https://"]
+        .iter()
+        .any(|scheme| location.starts_with(scheme))
+}
+
+/// A location as given, or a relative path taken from the local folder `base`.
+fn resolve(location: &str, base: &Path) -> String {
+    if is_url(location) || location == "-" {
+        location.to_owned()
+    } else {
+        base.join(location).to_string_lossy().into_owned()
+    }
+}
+
+/// A manifest's entry as a full location: URLs and absolute paths as they are; a relative
+/// one taken from the manifest's own folder, be it local, an S3 prefix or a URL's path.
+fn resolve_entry(entry: &str, manifest: &str) -> String {
+    if is_url(entry) || Path::new(entry).is_absolute() {
+        return entry.to_owned();
+    }
+    if manifest.starts_with("s3://") {
+        let folder = &manifest[..manifest.rfind('/').map_or(manifest.len(), |slash| slash + 1)];
+        return format!("{folder}{entry}");
+    }
+    if let Some(joined) = is_url(manifest)
+        .then(|| reqwest::Url::parse(manifest).and_then(|url| url.join(entry)).ok())
+        .flatten()
+    {
+        return joined.to_string();
+    }
+    resolve(entry, Path::new(manifest).parent().unwrap_or(Path::new("")))
+}
+
 /// Copies standard input to a temporary file, so that it can be hashed before the load
 /// (exactly-once) and read with bounded memory, like any file.
 async fn spool_stdin() -> Result<tempfile::TempPath> {
@@ -187,34 +223,50 @@ async fn spool_stdin() -> Result<tempfile::TempPath> {
     })
 }
 
-/// The sources a manifest lists, in order: one location per line (a path, relative to the
-/// manifest's folder, an `s3://` URL, or a glob of either); blank lines and `#` comments
-/// are skipped. A missing entry names the manifest and the line.
-async fn expand_manifest(manifest: &Path, s3_endpoint: Option<&str>) -> Result<Vec<Place>> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut source::open_file(manifest)?, &mut text).map_err(|source| ErrorKind::Read {
-        path: manifest.to_path_buf(),
-        source,
-    })?;
-    let folder = manifest.parent().unwrap_or(Path::new(""));
+/// The largest manifest read; a longer one is a mistake (a data file named as a manifest).
+const MANIFEST_LIMIT: u64 = 16 << 20;
+
+/// The sources a manifest lists, in order. The manifest is a local file, standard input
+/// (`@-`), an S3 object or a URL, compressed or not; it holds one location per line (a
+/// path or a URL, relative ones taken from the manifest's folder, or a glob); blank lines
+/// and `#` comments are skipped. A missing entry names the manifest and the line.
+async fn expand_manifest(manifest: &str, options: &StoreOptions) -> Result<Vec<Place>> {
+    if manifest.contains(['*', '?', '[']) {
+        return Err(Error::config(format!(
+            "@{manifest}: a manifest is one file, not a glob"
+        )));
+    }
+    let place = expand(&[manifest.to_owned()], Path::new(""), options)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::config(format!("@{manifest}: no such manifest")))?;
+    let file = SourceFile {
+        place,
+        display: manifest.to_owned(),
+        format: FormatKind::Csv,
+        bytes: 0,
+        sha256: None,
+    };
+    let text = tokio::task::spawn_blocking(move || read_manifest(&file))
+        .await
+        .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))??;
     let mut places = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let entry = line.trim();
         if entry.is_empty() || entry.starts_with('#') {
             continue;
         }
-        if entry.starts_with('@') {
+        if entry.starts_with('@') || entry == "-" {
             return Err(Error::config(format!(
-                "{}: line {}: a manifest cannot name another manifest",
-                manifest.display(),
+                "{manifest}: line {}: a manifest lists files, not another manifest or standard input",
                 number + 1
             )));
         }
-        let found = expand(&[entry.to_owned()], folder, s3_endpoint)
+        let found = expand(&[resolve_entry(entry, manifest)], Path::new(""), options)
             .await
             .map_err(|error| match error.kind() {
-                ErrorKind::InputMissing { path, message } => ErrorKind::InputMissing {
-                    path: format!("{}: line {}: {path}", manifest.display(), number + 1),
+                ErrorKind::InputMissing { message, .. } => ErrorKind::InputMissing {
+                    path: format!("{manifest}: line {}: {entry}", number + 1),
                     message: message.clone(),
                 }
                 .into(),
@@ -223,12 +275,32 @@ async fn expand_manifest(manifest: &Path, s3_endpoint: Option<&str>) -> Result<V
         places.extend(found);
     }
     if places.is_empty() {
-        return Err(Error::config(format!(
-            "{}: the manifest lists no sources",
-            manifest.display()
-        )));
+        return Err(Error::config(format!("{manifest}: the manifest lists no sources")));
     }
     Ok(places)
+}
+
+/// A manifest's text: decompressed and decoded like any text source, at most
+/// [`MANIFEST_LIMIT`] bytes.
+fn read_manifest(file: &SourceFile) -> Result<String> {
+    let read_error = |source| ErrorKind::Read {
+        path: PathBuf::from(&file.display),
+        source,
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(source::open_text(file, None)?, MANIFEST_LIMIT + 1),
+        &mut text,
+    )
+    .map_err(read_error)?;
+    if text.len() as u64 > MANIFEST_LIMIT {
+        return Err(Error::config(format!(
+            "{}: a manifest is at most {} MiB; is this a data file?",
+            file.display,
+            MANIFEST_LIMIT >> 20
+        )));
+    }
+    Ok(text)
 }
 
 /// Decides each source's format, and hashes the local files (in parallel). S3 objects are
@@ -331,9 +403,9 @@ pub async fn load(
     let catalog = catalog::columns(&*client, &spec.raw.table).await?;
     let job = Arc::new(spec.resolve(&catalog)?);
     let paths = if locations.is_empty() {
-        expand(&job.sources, Path::new(""), options.s3_endpoint.as_deref()).await?
+        expand(&job.sources, Path::new(""), &options.store).await?
     } else {
-        expand(locations, Path::new(""), options.s3_endpoint.as_deref()).await?
+        expand(locations, Path::new(""), &options.store).await?
     };
     let files = {
         let job = job.clone();
@@ -467,4 +539,32 @@ pub(crate) async fn commit_batch(
 
 pub(crate) fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_entry;
+
+    #[test]
+    fn manifest_entries_resolve_from_the_manifests_folder() {
+        let cases = [
+            (
+                "s3://landing/air/batch.list",
+                "Dongsi.csv",
+                "s3://landing/air/Dongsi.csv",
+            ),
+            ("s3://landing/batch.list", "air/*.csv", "s3://landing/air/*.csv"),
+            ("s3://landing/air/batch.list", "/data/x.csv", "/data/x.csv"),
+            ("s3://landing/air/batch.list", "s3://other/y.csv", "s3://other/y.csv"),
+            ("https://host/files/batch.list?v=2", "a.csv", "https://host/files/a.csv"),
+            ("http://host/files/batch.list", "../b.csv", "http://host/b.csv"),
+            ("/srv/in/batch.list", "c.csv", "/srv/in/c.csv"),
+            ("batch.list", "c.csv", "c.csv"),
+            ("-", "d.csv", "d.csv"),
+            ("/srv/in/batch.list", "https://host/e.csv", "https://host/e.csv"),
+        ];
+        for (manifest, entry, expected) in cases {
+            assert_eq!(resolve_entry(entry, manifest), expected, "{entry} in {manifest}");
+        }
+    }
 }

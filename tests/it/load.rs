@@ -564,3 +564,42 @@ async fn records_and_row_groups_over_the_budget_are_named() {
         "{message}"
     );
 }
+
+/// A NUL character in a Parquet string fails the batch at its row group, row and column;
+/// with `replace_nul` it is replaced, as in a CSV field (conform does it for every format).
+#[tokio::test]
+async fn nul_in_parquet_strings_is_named_or_replaced() {
+    use arrow_array::{Int32Array, RecordBatch, StringArray};
+    let db = TestDb::new();
+    db.query(KV_TABLE);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kv.parquet");
+    let batch = RecordBatch::try_from_iter([
+        ("k", Arc::new(Int32Array::from(vec![1, 2])) as arrow_array::ArrayRef),
+        ("v", Arc::new(StringArray::from(vec!["plain", "a\0b"]))),
+        ("day", Arc::new(StringArray::from(vec!["2016-01-01", "2016-01-02"]))),
+    ])
+    .unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&file).unwrap(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let strict = kv_job(dir.path(), "append", "");
+    let error = load_files(&db, &strict, std::slice::from_ref(&file), LoadOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: row group 0, row 1, column \"v\": \"a\\0b\" contains a NUL byte, which PostgreSQL text cannot hold",
+            file.display()
+        )
+    );
+    assert_eq!(error.exit_code(), 65);
+    let replacing = kv_job(dir.path(), "replace", "[source]\nreplace_nul = \"\"\n");
+    let s = load_files(&db, &replacing, std::slice::from_ref(&file), LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(s.rows_loaded, 2);
+    assert_eq!(db.query("SELECT string_agg(v, ',' ORDER BY k) FROM kv"), "plain,ab");
+}

@@ -15,11 +15,13 @@ const ACCESS_KEY: &str = "pgbatch-test";
 const SECRET_KEY: &str = "pgbatch-test-secret";
 
 /// An S3 server on loopback, storing buckets as folders of a temp dir, counting the
-/// requests that ask for a byte range.
+/// requests that ask for a byte range, and answering `503 Slow Down` to the next `failing`
+/// requests.
 struct S3 {
     root: tempfile::TempDir,
     address: SocketAddr,
     ranged: Arc<AtomicUsize>,
+    failing: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -42,6 +44,8 @@ impl S3 {
         let address = listener.local_addr().unwrap();
         let ranged = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&ranged);
+        let failing = Arc::new(AtomicUsize::new(0));
+        let to_fail = Arc::clone(&failing);
         runtime.spawn(async move {
             let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             loop {
@@ -50,12 +54,27 @@ impl S3 {
                 };
                 let service = service.clone();
                 let counter = Arc::clone(&counter);
+                let to_fail = Arc::clone(&to_fail);
                 let counting = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                     if request.headers().contains_key("range") {
                         counter.fetch_add(1, Ordering::SeqCst);
                     }
+                    let fail = to_fail
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
                     let service = service.clone();
-                    async move { hyper::service::Service::call(&service, request).await }
+                    async move {
+                        if fail {
+                            let busy = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+                                        <Error><Code>SlowDown</Code><Message>busy</Message></Error>";
+                            return Ok(hyper::Response::builder()
+                                .status(503)
+                                .header("content-type", "application/xml")
+                                .body(s3s::Body::from(busy.to_owned()))
+                                .unwrap());
+                        }
+                        hyper::service::Service::call(&service, request).await
+                    }
                 });
                 let connection = http.serve_connection(TokioIo::new(socket), counting).into_owned();
                 tokio::spawn(async move {
@@ -67,6 +86,7 @@ impl S3 {
             root,
             address,
             ranged,
+            failing,
             _runtime: runtime,
         }
     }
@@ -245,33 +265,84 @@ fn missing_objects_exit_66() {
     );
 }
 
+/// A raw HTTP server that answers every request for `body` with its headers, then sends a
+/// third of it and either closes the connection (`stall` false) or holds it open, silent,
+/// for a minute (`stall` true).
+fn broken_store(body: Vec<u8>, stall: bool) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let body = Arc::new(body);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let body = Arc::clone(&body);
+            std::thread::spawn(move || {
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    request.push(byte[0]);
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"abc\"\r\nContent-Type: text/csv\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                if request.starts_with(b"GET") {
+                    let _ = stream.write_all(&body[..body.len() / 3]);
+                    if stall {
+                        std::thread::sleep(std::time::Duration::from_mins(1));
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+/// A store that is busy for a moment (`503 Slow Down` to the listing, the metadata and the
+/// first reads) is retried with backoff, and the batch loads.
+#[test]
+fn transient_store_errors_are_retried() {
+    let s3 = S3::start();
+    let db = TestDb::new();
+    s3.put("landing", "air/Dongsi.csv", &std::fs::read(station("Dongsi")).unwrap());
+    let cotonou = "air_quality/parquet_cotonou_openmeteo/air_quality.parquet";
+    s3.put(
+        "landing",
+        "air/cotonou.parquet",
+        &std::fs::read(shared(cotonou)).unwrap(),
+    );
+    for (job, source) in [
+        ("air_quality_beijing", "s3://landing/air/*.csv"),
+        ("air_quality_cotonou", "s3://landing/air/cotonou.parquet"),
+    ] {
+        s3.failing.store(3, Ordering::SeqCst);
+        let out = pgbatch(&db, &s3.endpoint(), &["load", job, source]);
+        let s = summary(&out);
+        assert_eq!(out.status.code(), Some(0), "{source}: {s}");
+        assert_eq!(s["status"], "loaded", "{source}: {s}");
+        assert_eq!(s3.failing.load(Ordering::SeqCst), 0, "the store refused three requests");
+    }
+    // Busier than the retries allow: the store is unavailable (69), nothing is loaded.
+    s3.failing.store(100, Ordering::SeqCst);
+    db.query("DELETE FROM measurements");
+    let out = pgbatch(
+        &db,
+        &s3.endpoint(),
+        &["load", "--force", "air_quality_beijing", "s3://landing/air/*.csv"],
+    );
+    let s = summary(&out);
+    assert_eq!(out.status.code(), Some(69), "{s}");
+    assert!(s["error"].as_str().unwrap().contains("SlowDown"), "{s}");
+    assert_eq!(db.query("SELECT count(*) FROM measurements"), "0");
+}
+
 /// A store that stops in the middle of an object: the batch rolls back, and the exit
 /// code says retry (69 or 75).
 #[test]
 fn a_store_that_stops_mid_stream_rolls_the_batch_back() {
     let db = TestDb::new();
-    let body = std::fs::read(station("Dongsi")).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut byte = [0u8; 1];
-            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                request.push(byte[0]);
-            }
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"abc\"\r\nContent-Type: text/csv\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            if request.starts_with(b"GET") {
-                // A third of the object, then the store goes away.
-                let _ = stream.write_all(&body[..body.len() / 3]);
-            }
-        }
-    });
+    let address = broken_store(std::fs::read(station("Dongsi")).unwrap(), false);
     let out = pgbatch(
         &db,
         &format!("http://{address}"),
@@ -286,6 +357,92 @@ fn a_store_that_stops_mid_stream_rolls_the_batch_back() {
     assert_eq!(summary(&out)["retryable"], true);
     assert_eq!(db.query("SELECT count(*) FROM measurements"), "0");
     assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+}
+
+/// A store that goes silent mid-object but keeps the connection open: after
+/// `--store-timeout` seconds without a byte the batch fails (69, retryable) and rolls back,
+/// for S3 (the SDK's stalled-stream protection) and for HTTP (reqwest's read timeout)
+/// alike, instead of waiting as long as the server holds on.
+#[test]
+fn a_store_that_stalls_fails_the_batch_instead_of_hanging() {
+    let db = TestDb::new();
+    let address = broken_store(std::fs::read(station("Dongsi")).unwrap(), true);
+    let s3 = "s3://landing/air/Dongsi.csv".to_owned();
+    let http = format!("http://{address}/Dongsi.csv");
+    for (source, why) in [(s3, "throughput of 0 B/s"), (http, "timed out")] {
+        let started = std::time::Instant::now();
+        let out = pgbatch(
+            &db,
+            &format!("http://{address}"),
+            &["--store-timeout", "2", "load", "air_quality_beijing", &source],
+        );
+        let waited = started.elapsed();
+        let s = summary(&out);
+        assert!(matches!(out.status.code(), Some(69 | 75)), "{source}: {s}");
+        assert_eq!(s["retryable"], true, "{source}: {s}");
+        let error = s["error"].as_str().unwrap();
+        assert!(
+            error.starts_with(&format!("reading {source}: ")) && error.contains(why),
+            "the error names the object and the stall: {error}"
+        );
+        assert!(
+            waited < std::time::Duration::from_secs(40),
+            "{source}: the load waited {waited:?}, as long as the server held the connection"
+        );
+        assert_eq!(db.query("SELECT count(*) FROM measurements"), "0");
+        assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+    }
+}
+
+/// A manifest kept in the bucket: its relative entries are keys under its own prefix,
+/// absolute ones (a local path here) are taken as they are; it may be compressed; a missing
+/// entry names the manifest, the line and the entry.
+#[test]
+fn s3_manifests_list_keys_relative_to_their_prefix() {
+    let s3 = S3::start();
+    let db = TestDb::new();
+    s3.put("landing", "air/Dongsi.csv", &std::fs::read(station("Dongsi")).unwrap());
+    s3.put(
+        "landing",
+        "air/more/Tiantan.csv",
+        &std::fs::read(station("Tiantan")).unwrap(),
+    );
+    let list = format!(
+        "# one batch\nDongsi.csv\nmore/Tiantan.csv\n\n{}\n",
+        station("Guanyuan").display()
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(list.as_bytes()).unwrap();
+    s3.put("landing", "air/batch.list.gz", &gz.finish().unwrap());
+    let out = pgbatch(
+        &db,
+        &s3.endpoint(),
+        &["load", "air_quality_beijing", "@s3://landing/air/batch.list.gz"],
+    );
+    let s = summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(
+        (s["files"].as_u64(), s["rows_read"].as_u64()),
+        (Some(3), Some(3 * 35_064))
+    );
+    assert_eq!(
+        db.query("SELECT jsonb_path_query_array(sources, '$[*].path')::text FROM pgbatch.batches"),
+        format!(
+            "[\"s3://landing/air/Dongsi.csv\", \"s3://landing/air/more/Tiantan.csv\", \"{}\"]",
+            station("Guanyuan").display()
+        )
+    );
+    s3.put("landing", "air/broken.list", b"Dongsi.csv\nWanliu.csv\n");
+    let out = pgbatch(
+        &db,
+        &s3.endpoint(),
+        &["load", "air_quality_beijing", "@s3://landing/air/broken.list"],
+    );
+    assert_eq!(out.status.code(), Some(66));
+    assert_eq!(
+        summary(&out)["error"],
+        "s3://landing/air/broken.list: line 2: Wanliu.csv: no such object"
+    );
 }
 
 /// A gzip and a zstd copy of a real file load the same rows as the file itself.
@@ -449,6 +606,19 @@ fn http_sources_stream_and_are_known_by_their_etag() {
         ],
     );
     assert_eq!(out.status.code(), Some(78));
+    // A manifest served over HTTP names the same object relative to its own URL: the
+    // batch is the one already loaded.
+    let manifest = http.put("batch.list", b"Dongsi.csv\n");
+    let again = summary(&pgbatch(
+        &db,
+        "http://127.0.0.1:9",
+        &["load", "air_quality_beijing", &format!("@{manifest}")],
+    ));
+    assert_eq!(
+        (again["status"].as_str(), again["files"].as_u64()),
+        (Some("already_loaded"), Some(1)),
+        "{again}"
+    );
 }
 
 /// A server without validators: the content is hashed (one read before the load), so the

@@ -81,7 +81,6 @@ pub struct Csv {
     chunk_rows: usize,
     skip_blank: bool,
     max_record_bytes: usize,
-    replace_nul: Option<String>,
     record: csv::ByteRecord,
 }
 
@@ -114,7 +113,6 @@ impl Csv {
             chunk_rows: options.chunk_rows,
             skip_blank: options.skip_blank,
             max_record_bytes: options.max_record_bytes,
-            replace_nul: options.replace_nul.clone(),
             record: csv::ByteRecord::new(),
         };
         for _ in 0..options.skip_records {
@@ -282,12 +280,7 @@ impl Csv {
                     row.value = Some(String::from_utf8_lossy(field).into_owned());
                     Error::from(row)
                 })?;
-                match &self.replace_nul {
-                    Some(replacement) if text.contains('\0') => {
-                        columns.column(index).append_value(text.replace('\0', replacement));
-                    }
-                    _ => columns.column(index).append_value(text),
-                }
+                columns.column(index).append_value(text);
             }
             lines.push(match self.line() {
                 Some(Position::Line { line }) => line,

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_s3::config::{retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_s3::config::{StalledStreamProtectionConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use bytes::Bytes;
 use parquet::file::reader::{ChunkReader, Length};
 
@@ -21,8 +21,26 @@ use crate::error::{ErrorKind, Result};
 /// Attempts per S3 call (the first and the retries), with the SDK's exponential backoff.
 const S3_ATTEMPTS: u32 = 5;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest wait for the next bytes of a response before the read fails.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How remote stores are reached.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// An S3-compatible endpoint for `s3://` sources (path-style addressing); AWS when
+    /// unset.
+    pub s3_endpoint: Option<String>,
+    /// The longest a store may keep a response waiting (for its headers, or for the next
+    /// bytes of its body) before the read fails and the batch with it (exit 69).
+    pub stall_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            s3_endpoint: None,
+            stall_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// An S3 location, parsed from `s3://bucket/key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,19 +68,26 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    /// A client from the standard AWS configuration chain. `endpoint` points it at an
-    /// S3-compatible store, addressed by path (`http://host:port/bucket/key`).
-    pub async fn connect(endpoint: Option<&str>) -> Self {
+    /// A client from the standard AWS configuration chain. An `s3_endpoint` points it at an
+    /// S3-compatible store, addressed by path (`http://host:port/bucket/key`). A response
+    /// whose headers take longer than the stall timeout fails (the SDK's read timeout), and
+    /// so does a body that sends nothing for that long (its stalled-stream protection).
+    pub async fn connect(options: &StoreOptions) -> Self {
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
         let mut config = aws_sdk_s3::config::Builder::from(&shared)
             .retry_config(RetryConfig::standard().with_max_attempts(S3_ATTEMPTS))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT)
-                    .read_timeout(READ_TIMEOUT)
+                    .read_timeout(options.stall_timeout)
+                    .build(),
+            )
+            .stalled_stream_protection(
+                StalledStreamProtectionConfig::enabled()
+                    .grace_period(options.stall_timeout)
                     .build(),
             );
-        if let Some(endpoint) = endpoint {
+        if let Some(endpoint) = &options.s3_endpoint {
             config = config.endpoint_url(endpoint).force_path_style(true);
         }
         if shared.region().is_none() {
@@ -253,10 +278,11 @@ pub struct HttpObject {
 
 impl HttpObject {
     /// Asks the server (HEAD) for the object's size and validators; 404 is input missing.
-    pub async fn head(url: &str) -> Result<HttpObject> {
+    /// Every read of a response (headers or body) waits at most the stall timeout.
+    pub async fn head(url: &str, options: &StoreOptions) -> Result<HttpObject> {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
+            .read_timeout(options.stall_timeout)
             .build()
             .map_err(|error| http_error(url, "setting up a client for", &error))?;
         let response = send_with_retries(url, || client.head(url)).await?;
@@ -381,15 +407,9 @@ async fn send_with_retries(url: &str, request: impl Fn() -> reqwest::RequestBuil
 }
 
 fn http_error(url: &str, what: &str, error: &reqwest::Error) -> crate::Error {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message = format!("{message}: {cause}");
-        source = cause.source();
-    }
     ErrorKind::Store {
         context: format!("{what} {url}"),
-        message,
+        message: crate::error::with_causes(error),
     }
     .into()
 }

@@ -337,26 +337,32 @@ fn transient_store_errors_are_retried() {
     assert_eq!(db.query("SELECT count(*) FROM measurements"), "0");
 }
 
-/// A store that stops in the middle of an object: the batch rolls back, and the exit
-/// code says retry (69 or 75).
+/// A store that stops in the middle of an object, plain or gzip: the batch rolls back,
+/// and the exit code says retry (69 or 75); the store's failure is not taken for a corrupt
+/// gzip stream.
 #[test]
 fn a_store_that_stops_mid_stream_rolls_the_batch_back() {
     let db = TestDb::new();
-    let address = broken_store(std::fs::read(station("Dongsi")).unwrap(), false);
-    let out = pgbatch(
-        &db,
-        &format!("http://{address}"),
-        &["load", "air_quality_beijing", "s3://landing/air/Dongsi.csv"],
-    );
-    let code = out.status.code();
-    assert!(
-        matches!(code, Some(69 | 75)),
-        "exit {code:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(summary(&out)["retryable"], true);
-    assert_eq!(db.query("SELECT count(*) FROM measurements"), "0");
-    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+    let plain = std::fs::read(station("Dongsi")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    for (body, key) in [(plain, "air/Dongsi.csv"), (gz.finish().unwrap(), "air/Dongsi.csv.gz")] {
+        let address = broken_store(body, false);
+        let out = pgbatch(
+            &db,
+            &format!("http://{address}"),
+            &["load", "air_quality_beijing", &format!("s3://landing/{key}")],
+        );
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(69 | 75)),
+            "{key}: exit {code:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(summary(&out)["retryable"], true);
+        assert_eq!(db.query("SELECT count(*) FROM measurements"), "0");
+        assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+    }
 }
 
 /// A store that goes silent mid-object but keeps the connection open: after
@@ -467,6 +473,43 @@ fn compressed_copies_load_the_same_rows() {
     }
     assert_eq!(digests[0], digests[1]);
     assert_eq!(digests[0], digests[2]);
+    // Broken copies: cut short, corrupted in the middle, named for a codec they are not in.
+    let gz_bytes = std::fs::read(dir.path().join("Dongsi.csv.gz")).unwrap();
+    let cut = dir.path().join("cut.csv.gz");
+    std::fs::write(&cut, &gz_bytes[..gz_bytes.len() / 2]).unwrap();
+    let mut zst_bytes = std::fs::read(dir.path().join("Dongsi.csv.zst")).unwrap();
+    let middle = zst_bytes.len() / 2;
+    zst_bytes[middle..middle + 64].fill(0xAA);
+    let corrupt = dir.path().join("corrupt.csv.zst");
+    std::fs::write(&corrupt, zst_bytes).unwrap();
+    let misnamed = dir.path().join("plain.csv.gz");
+    std::fs::write(&misnamed, &plain).unwrap();
+    let db = TestDb::new();
+    let out = pgbatch(&db, "http://127.0.0.1:9", &["load", "air_quality_beijing", path(&cut)]);
+    assert_eq!(out.status.code(), Some(65), "a cut file is bad data, not worth a retry");
+    assert_eq!(
+        summary(&out)["error"],
+        format!(
+            "reading {}: the gzip stream is corrupt or cut short (incomplete deflate stream)",
+            cut.display()
+        )
+    );
+    // zstd frames written without a checksum: the garbage shows up as bad CSV, by line.
+    let out = pgbatch(
+        &db,
+        "http://127.0.0.1:9",
+        &["load", "air_quality_beijing", path(&corrupt)],
+    );
+    assert_eq!(out.status.code(), Some(65));
+    assert!(summary(&out)["location"]["position"]["line"].is_u64());
+    // The suffix says gzip, the magic bytes plain text: read as what it is.
+    let out = pgbatch(
+        &db,
+        "http://127.0.0.1:9",
+        &["load", "air_quality_beijing", path(&misnamed)],
+    );
+    assert_eq!(summary(&out)["rows_read"], 35_064);
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "1");
 }
 
 fn path(p: &Path) -> &str {

@@ -210,12 +210,20 @@ pub fn open_text(
     let mut file = BufReader::with_capacity(1 << 16, open_bytes(source)?);
     let magic = file.fill_buf().map_err(read_error)?;
     let mut stream: BufReader<Box<dyn Read + Send>> = if magic.starts_with(&GZIP_MAGIC) {
-        BufReader::with_capacity(1 << 16, Box::new(flate2::read::MultiGzDecoder::new(file)))
+        let decoder = flate2::read::MultiGzDecoder::new(Compressed(file));
+        BufReader::with_capacity(1 << 16, Box::new(Decoded { decoder, codec: "gzip" }))
     } else if magic.starts_with(&BZIP2_MAGIC) {
-        BufReader::with_capacity(1 << 16, Box::new(bzip2::read::MultiBzDecoder::new(file)))
+        let decoder = bzip2::read::MultiBzDecoder::new(Compressed(file));
+        BufReader::with_capacity(
+            1 << 16,
+            Box::new(Decoded {
+                decoder,
+                codec: "bzip2",
+            }),
+        )
     } else if magic.starts_with(&ZSTD_MAGIC) {
-        let decoder = zstd::stream::read::Decoder::with_buffer(file).map_err(read_error)?;
-        BufReader::with_capacity(1 << 16, Box::new(decoder))
+        let decoder = zstd::stream::read::Decoder::new(Compressed(file)).map_err(read_error)?;
+        BufReader::with_capacity(1 << 16, Box::new(Decoded { decoder, codec: "zstd" }))
     } else {
         BufReader::with_capacity(1 << 16, Box::new(file))
     };
@@ -231,6 +239,52 @@ pub fn open_text(
             .strip_bom(true)
             .build(stream),
     ))
+}
+
+/// An error of the compressed bytes' own reader (the disk, the store), marked so that it
+/// can be told apart from what the decoder says about the stream.
+#[derive(Debug)]
+struct FromBelow(std::io::Error);
+
+impl std::fmt::Display for FromBelow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for FromBelow {}
+
+/// The compressed bytes, as read by a decoder; their errors come out marked.
+struct Compressed<R>(R);
+
+impl<R: Read> Read for Compressed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|error| std::io::Error::new(error.kind(), FromBelow(error)))
+    }
+}
+
+/// A decoder whose own errors (a corrupt or truncated stream) are bad data, while the
+/// errors of the bytes under it pass through as they were (a store that went away stays
+/// worth a retry).
+struct Decoded<D> {
+    decoder: D,
+    codec: &'static str,
+}
+
+impl<D: Read> Read for Decoded<D> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.decoder
+            .read(buf)
+            .map_err(|error| match error.downcast::<FromBelow>() {
+                Ok(below) => below.0,
+                Err(error) => std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the {} stream is corrupt or cut short ({error})", self.codec),
+                ),
+            })
+    }
 }
 
 /// Builds `Utf8` columns row by row, then a batch whose fields are named.

@@ -603,3 +603,33 @@ async fn nul_in_parquet_strings_is_named_or_replaced() {
     assert_eq!(s.rows_loaded, 2);
     assert_eq!(db.query("SELECT string_agg(v, ',' ORDER BY k) FROM kv"), "plain,ab");
 }
+
+/// Single-byte encodings as the job declares them: Windows-1252 (the euro sign and curly
+/// quotes live in 0x80..0x9F, where Latin-1 has control codes) and Mac Roman (é is 0x8E).
+#[tokio::test]
+async fn declared_single_byte_encodings_decode() {
+    let db = TestDb::new();
+    db.query(KV_TABLE);
+    let dir = tempfile::tempdir().unwrap();
+    let cp1252 = dir.path().join("cp1252.csv");
+    let mut bytes = b"k,v,day\n1,".to_vec();
+    bytes.extend([0x80, b' ', 0x93, b'x', 0x94]);
+    bytes.extend(b",2016-01-01\n");
+    std::fs::write(&cp1252, bytes).unwrap();
+    let mac = dir.path().join("mac.csv");
+    let mut bytes = b"k,v,day\n2,caf".to_vec();
+    bytes.extend([0x8E]);
+    bytes.extend(b",2016-01-02\n");
+    std::fs::write(&mac, bytes).unwrap();
+    for (file, encoding) in [(&cp1252, "windows-1252"), (&mac, "mac_roman")] {
+        let spec = kv_job(dir.path(), "append", &format!("[source]\nencoding = \"{encoding}\"\n"));
+        let s = load_files(&db, &spec, std::slice::from_ref(file), LoadOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(s.rows_loaded, 1, "{encoding}");
+    }
+    assert_eq!(
+        db.query("SELECT string_agg(v, '|' ORDER BY k) FROM kv"),
+        "€ \u{201c}x\u{201d}|café"
+    );
+}

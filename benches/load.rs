@@ -1,12 +1,18 @@
-//! End-to-end load, side by side with `psql \copy`, in one run on one private cluster:
-//! the 12 Beijing multi-site files (420,768 wide rows, 4,556,243 long rows).
+//! End-to-end load, side by side with the peers, in one run on one private cluster: the 12
+//! Beijing multi-site files (420,768 wide rows, 4,556,243 long rows).
 //!
-//! 1. `psql \copy` of the long rows as CSV (the peer; the CSV is made first, untimed).
-//! 2. `pgbatch load` of the same long CSV.
-//! 3. `pgbatch load` of the 12 wide files, unpivoted on the way.
+//! 1. `pgbatch load` of the 12 wide files, unpivoted on the way (this also makes the long
+//!    rows, written out as CSV and, by pyarrow, as Parquet, untimed).
+//! 2. `psql \copy` of the long CSV (peer).
+//! 3. pgpq + psycopg 3 of the long Parquet (peer: Arrow to binary COPY, the fastest known
+//!    client; timed by the script from connect to commit, so Python's start is not counted).
+//! 4. `pgbatch load` of the long CSV, 5. of the long Parquet (timed as whole processes).
 //!
-//! Each into a fresh unindexed table; reports seconds, rows/s and the ratios.
-//! Run: cargo bench --bench load   (needs PostgreSQL's server binaries, like the tests)
+//! Each into a fresh unindexed table; reports seconds, rows/s, the ratios, and how busy the
+//! server was: the share of `pg_stat_activity` samples, over the whole load, in which the
+//! load's backend was active and not waiting for its client (`ClientRead`).
+//! Run: cargo bench --bench load   (needs PostgreSQL's server binaries, like the tests, and
+//! `pip install pgpq 'psycopg[binary]' pyarrow`)
 
 mod common;
 
@@ -15,10 +21,11 @@ use std::process::Command;
 
 use std::time::Instant;
 
-use common::pgbatch;
+use common::{pgbatch, with_server_share};
 use pgbatch::embedded::Cluster;
 
 const LONG_ROWS: u64 = 4_556_243;
+const ROUNDS: usize = 3;
 
 fn psql(url: &str, sql: &str) {
     let status = Command::new("psql")
@@ -33,14 +40,7 @@ fn main() {
         return; // `cargo bench -- --list` and `cargo test --benches` ask for a listing
     }
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let beijing = repo.join("../shared/data/air_quality/beijing_multisite");
-    let mut files: Vec<String> = std::fs::read_dir(&beijing)
-        .expect("../shared/data is beside the repository")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
-        .map(|p| p.display().to_string())
-        .collect();
-    files.sort();
+    let files = beijing_files(&repo);
     let work = tempfile::tempdir().unwrap();
     let cluster_dir = work.path().join("cluster");
     let cluster = Cluster::start(&cluster_dir).expect("a private cluster");
@@ -50,11 +50,107 @@ fn main() {
     let migrations = repo.join("sql/migrations");
     pgbatch(&url, &["migrate", "--dir", path(&migrations)]);
     let table = "CREATE TABLE {t} (station text NOT NULL, parameter text NOT NULL, time timestamptz NOT NULL, \
-                 value double precision, unit text, latitude double precision, longitude double precision)";
-    for t in ["wide_in", "peer_copy", "long_in"] {
+                 value double precision, unit text, latitude double precision, longitude double precision) \
+                 WITH (autovacuum_enabled = false)";
+    for t in ["wide_in", "peer_copy", "peer_pgpq", "long_in", "long_pq"] {
         psql(&url, &table.replace("{t}", t));
     }
     let jobs = work.path();
+    write_jobs(&repo, jobs);
+
+    let (wide_path, long_job, pq_job) = (
+        jobs.join("wide.toml"),
+        jobs.join("long.toml"),
+        jobs.join("long_pq.toml"),
+    );
+    let wide_args: Vec<&str> = ["load", path(&wide_path)]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    pgbatch(&url, &wide_args);
+    let csv = work.path().join("long.csv");
+    psql(
+        &url,
+        &format!(
+            "\\copy (SELECT station, parameter, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+             value, unit, latitude, longitude FROM wide_in) TO '{}' (FORMAT csv)",
+            csv.display()
+        ),
+    );
+    let parquet = work.path().join("long.parquet");
+    python(&[
+        path(&repo.join("benches/peers/to_parquet.py")),
+        path(&csv),
+        path(&parquet),
+    ]);
+
+    let pgpq_script = repo.join("benches/peers/pgpq_load.py");
+    let wide_forced: Vec<&str> = ["load", "--force", path(&wide_path)]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let loads: [Load<'_>; 5] = [
+        (
+            "psql \\copy, long CSV",
+            "bench_psql",
+            "peer_copy",
+            Box::new(|url| {
+                let started = Instant::now();
+                psql(url, &format!("\\copy peer_copy FROM '{}' (FORMAT csv)", csv.display()));
+                started.elapsed().as_secs_f64()
+            }),
+        ),
+        (
+            "pgpq + psycopg, long Parquet",
+            "bench_pgpq",
+            "peer_pgpq",
+            Box::new(|url| {
+                python(&[path(&pgpq_script), url, "peer_pgpq", path(&parquet)])
+                    .trim()
+                    .parse()
+                    .expect("the pgpq script prints its seconds")
+            }),
+        ),
+        (
+            "pgbatch, long CSV",
+            "bench_long",
+            "long_in",
+            Box::new(|url| pgbatch(url, &["load", "--force", path(&long_job), path(&csv)])),
+        ),
+        (
+            "pgbatch, long Parquet",
+            "bench_long_pq",
+            "long_pq",
+            Box::new(|url| pgbatch(url, &["load", "--force", path(&pq_job), path(&parquet)])),
+        ),
+        (
+            "pgbatch, 12 wide CSV files",
+            "bench_wide",
+            "wide_in",
+            Box::new(|url| pgbatch(url, &wide_forced)),
+        ),
+    ];
+    let medians = rounds(&url, &loads);
+    cluster.stop().unwrap();
+    report(&medians);
+}
+
+/// The 12 Beijing files, in order.
+fn beijing_files(repo: &Path) -> Vec<String> {
+    let beijing = repo.join("../shared/data/air_quality/beijing_multisite");
+    let mut files: Vec<String> = std::fs::read_dir(&beijing)
+        .expect("../shared/data is beside the repository")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Jobs for the wide files (the shipped job, into `wide_in`), the long CSV and the long
+/// Parquet.
+fn write_jobs(repo: &Path, jobs: &Path) {
     let wide_job = std::fs::read_to_string(repo.join("jobs/air_quality_beijing.toml"))
         .unwrap()
         .replace("table = \"measurements\"", "table = \"wide_in\"")
@@ -66,40 +162,79 @@ fn main() {
          fields = [\"station\", \"parameter\", \"time\", \"value\", \"unit\", \"latitude\", \"longitude\"]\n",
     )
     .unwrap();
+    std::fs::write(
+        jobs.join("long_pq.toml"),
+        "name = \"bench_long_pq\"\ntable = \"long_pq\"\n",
+    )
+    .unwrap();
+}
 
-    // 3 first: it also makes the long rows that 1 and 2 load.
-    let (wide_path, long_job) = (jobs.join("wide.toml"), jobs.join("long.toml"));
-    let wide_args: Vec<&str> = ["load", path(&wide_path)]
-        .into_iter()
-        .chain(files.iter().map(String::as_str))
+/// A load: its label, application name and table, and what runs it (given the URL to
+/// connect with), returning its seconds.
+type Load<'a> = (&'a str, &'a str, &'a str, Box<dyn Fn(&str) -> f64 + 'a>);
+
+/// Runs the loads in turn, [`ROUNDS`] times; each load's median (seconds, busy share).
+fn rounds<'a>(url: &str, loads: &'a [Load<'_>]) -> Vec<(&'a str, (f64, f64))> {
+    // Rounds in turn, each load from an empty table after a checkpoint, so that no load
+    // pays for the writes of the one before; the median of the rounds is reported.
+    let mut results: Vec<Vec<(f64, f64)>> = vec![Vec::new(); loads.len()];
+    for _ in 0..ROUNDS {
+        for ((_, application, table, load), runs) in loads.iter().zip(&mut results) {
+            psql(url, &format!("TRUNCATE {table}"));
+            psql(url, "CHECKPOINT");
+            runs.push(with_server_share(url, application, load));
+            let count = Command::new("psql")
+                .args(["-X", "-At", "-d", url, "-c", &format!("SELECT count(*) FROM {table}")])
+                .output()
+                .expect("psql runs");
+            assert_eq!(
+                String::from_utf8_lossy(&count.stdout).trim(),
+                LONG_ROWS.to_string(),
+                "{table}"
+            );
+        }
+    }
+    let medians: Vec<(&str, (f64, f64))> = loads
+        .iter()
+        .zip(results)
+        .map(|((label, ..), mut runs)| {
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (*label, runs[runs.len() / 2])
+        })
         .collect();
-    let wide = pgbatch(&url, &wide_args);
-    let csv = work.path().join("long.csv");
-    psql(&url, &format!("\\copy wide_in TO '{}' (FORMAT csv)", csv.display()));
+    medians
+}
 
-    let started = Instant::now();
-    psql(&url, &format!("\\copy peer_copy FROM '{}' (FORMAT csv)", csv.display()));
-    let peer = started.elapsed().as_secs_f64();
-    let long = pgbatch(&url, &["load", path(&long_job), path(&csv)]);
-    cluster.stop().unwrap();
-
+/// Prints the table of results: each load's median (seconds, server busy share), against
+/// psql's (the first) and pgpq's (the second).
+fn report(medians: &[(&str, (f64, f64))]) {
     #[expect(clippy::cast_precision_loss, reason = "row counts for a report")]
     let rate = |seconds: f64| LONG_ROWS as f64 / seconds / 1000.0;
-    println!("load/beijing  rows {LONG_ROWS}");
-    println!(
-        "  psql \\copy, long CSV        {peer:>7.2} s  {:>6.0}k rows/s",
-        rate(peer)
+    let (copy, pgpq) = (medians[0].1.0, medians[1].1.0);
+    println!("load/beijing  rows {LONG_ROWS}, median of {ROUNDS} rounds");
+    println!("| load | s | k rows/s | vs pgpq | vs psql \\copy | server busy |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (label, (seconds, busy)) in medians {
+        println!(
+            "| {label} | {seconds:.2} | {:.0} | {:.2}x | {:.2}x | {:.0}% |",
+            rate(*seconds),
+            pgpq / seconds,
+            copy / seconds,
+            busy * 100.0
+        );
+    }
+    println!("(server busy: the share of the load in which its backend was not waiting for the client)");
+}
+
+/// Runs a Python script of `benches/peers`; returns what it printed.
+fn python(args: &[&str]) -> String {
+    let out = Command::new("python3").args(args).output().expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 {args:?} failed (pip install pgpq 'psycopg[binary]' pyarrow): {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    println!(
-        "  pgbatch, long CSV           {long:>7.2} s  {:>6.0}k rows/s  {:.2}x psql \\copy",
-        rate(long),
-        peer / long
-    );
-    println!(
-        "  pgbatch, 12 wide files      {wide:>7.2} s  {:>6.0}k rows/s  {:.2}x psql \\copy",
-        rate(wide),
-        peer / wide
-    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn path(p: &Path) -> &str {

@@ -1,4 +1,5 @@
 //! What the end-to-end benches share.
+#![allow(dead_code, reason = "each bench uses its own part of this module")]
 
 use std::process::Command;
 use std::time::Instant;
@@ -19,4 +20,80 @@ pub fn pgbatch(url: &str, args: &[&str]) -> f64 {
         String::from_utf8_lossy(&out.stderr)
     );
     started.elapsed().as_secs_f64()
+}
+
+/// How much of a load the server spent working rather than waiting for its client:
+/// `pg_stat_activity` is sampled every millisecond or so from another connection, and a
+/// sample counts as busy when the load's backend (found by its `application_name`) is
+/// active and not waiting to read from the client (`ClientRead`). Samples before the client
+/// has connected count as waiting: the whole load is the denominator.
+pub struct Busy {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<(u64, u64)>,
+}
+
+// language=PostgreSQL
+const BACKEND_STATE: &str = "SELECT state = 'active' AND wait_event IS DISTINCT FROM 'ClientRead' \
+     FROM pg_stat_activity WHERE application_name = $1 AND backend_type = 'client backend'";
+
+impl Busy {
+    /// Starts sampling the backend of the client that connects as `application`.
+    pub fn start(url: &str, application: &str) -> Busy {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        let (url, application) = (url.to_owned(), application.to_owned());
+        let (ready, started) = std::sync::mpsc::channel();
+        let sampler = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .expect("the sampler connects");
+                tokio::spawn(connection);
+                let statement = client.prepare(BACKEND_STATE).await.unwrap();
+                ready.send(()).unwrap();
+                let (mut busy, mut total) = (0u64, 0u64);
+                while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                    let rows = client.query(&statement, &[&application]).await.unwrap();
+                    total += 1;
+                    if rows
+                        .first()
+                        .is_some_and(|row| row.get::<_, Option<bool>>(0) == Some(true))
+                    {
+                        busy += 1;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                (busy, total)
+            })
+        });
+        started.recv().expect("the sampler starts");
+        Busy { stop, sampler }
+    }
+
+    /// Stops sampling; the share of samples in which the server was busy.
+    pub fn finish(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (busy, total) = self.sampler.join().expect("the sampler ends");
+        #[expect(clippy::cast_precision_loss, reason = "sample counts for a report")]
+        let share = busy as f64 / total.max(1) as f64;
+        share
+    }
+}
+
+/// `url` (key-value form, as `Cluster::url` gives) with an `application_name`, so the
+/// load's backend can be told apart.
+pub fn named(url: &str, application: &str) -> String {
+    format!("{url} application_name={application}")
+}
+
+/// Runs `load` (which connects with `url` named `application`), returning the seconds it
+/// reports and the share of the load during which the server was busy.
+pub fn with_server_share(url: &str, application: &str, load: impl FnOnce(&str) -> f64) -> (f64, f64) {
+    let busy = Busy::start(url, application);
+    let seconds = load(&named(url, application));
+    (seconds, busy.finish())
 }

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 // language=PostgreSQL
 const LOCK_TARGET_SQL: &str = include_str!("../../sql/ledger/lock_target.sql");
 const FIND_SQL: &str = include_str!("../../sql/ledger/find_batch.sql");
+const SAME_SOURCES_SQL: &str = include_str!("../../sql/ledger/same_sources.sql");
 const RECORD_SQL: &str = include_str!("../../sql/ledger/record_batch.sql");
 const LIST_SQL: &str = include_str!("../../sql/ledger/list_batches.sql");
 
@@ -79,6 +80,18 @@ pub async fn find(client: &impl GenericClient, job: &str, content_hash: &str) ->
         .await
         .map_err(|error| Error::db("reading the ledger", error))?;
     Ok(row.map(|row| (row.get(0), row.get(1))))
+}
+
+/// Whether a committed batch of `job` read the same sources (paths and sizes, in order):
+/// a likely re-run.
+pub async fn same_sources(client: &impl GenericClient, job: &str, paths: &[&str], sizes: &[u64]) -> Result<bool> {
+    let paths = serde_json::json!(paths).to_string();
+    let sizes = serde_json::json!(sizes).to_string();
+    let row = client
+        .query_one(SAME_SOURCES_SQL, &[&job, &paths, &sizes])
+        .await
+        .map_err(|error| Error::db("reading the ledger", error))?;
+    Ok(row.get(0))
 }
 
 /// Records a batch; returns its id.

@@ -303,8 +303,9 @@ fn read_manifest(file: &SourceFile) -> Result<String> {
     Ok(text)
 }
 
-/// Decides each source's format, and hashes the local files (in parallel). S3 objects are
-/// not read here: their ETag and size are their identity.
+/// Decides each source's format and size. Remote objects are known by their ETag (or,
+/// from a server without validators, hashed here); local files are hashed later, by
+/// [`hash_local`], before or while the batch loads.
 fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
     places
         .into_par_iter()
@@ -336,11 +337,13 @@ fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
                 }
                 (_, path) => {
                     let path = path.unwrap_or(Path::new(""));
-                    let (sha256, bytes) = sha256_file(path).map_err(|source| ErrorKind::Read {
-                        path: display.clone().into(),
-                        source,
-                    })?;
-                    (Some(sha256), bytes)
+                    let bytes = std::fs::metadata(path)
+                        .map_err(|source| ErrorKind::Read {
+                            path: display.clone().into(),
+                            source,
+                        })?
+                        .len();
+                    (None, bytes)
                 }
             };
             Ok(SourceFile {
@@ -352,6 +355,39 @@ fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
             })
         })
         .collect()
+}
+
+/// The local files' sha256 (the files themselves, in order, one thread: it runs beside a
+/// load, and must not take rayon's threads from it). Remote sources keep what they have.
+fn hash_local(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
+    for file in &mut files {
+        if file.sha256.is_none()
+            && let Some(path) = file.place.local_path()
+        {
+            let (sha256, bytes) = sha256_file(path).map_err(|source| ErrorKind::Read {
+                path: file.display.clone().into(),
+                source,
+            })?;
+            if bytes != file.bytes {
+                return Err(ErrorKind::Read {
+                    path: file.display.clone().into(),
+                    source: std::io::Error::other(format!(
+                        "the file changed during the load ({} bytes, then {bytes})",
+                        file.bytes
+                    )),
+                }
+                .into());
+            }
+            file.sha256 = Some(sha256);
+        }
+    }
+    Ok(files)
+}
+
+async fn hash_local_async(files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
+    tokio::task::spawn_blocking(move || hash_local(files))
+        .await
+        .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))?
 }
 
 /// The batch's identity: the job, and the content of each source in order.
@@ -413,16 +449,15 @@ pub async fn load(
             .await
             .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))??
     };
-    let hash = content_hash(&job, &files);
     let bytes = files.iter().map(|f| f.bytes).sum();
     let file_count = files.len();
-    let summary = |status, batch_id| Summary {
+    let summary = |status, batch_id, hash: &str| Summary {
         status,
         job: job.name.clone(),
         target: job.table.clone(),
         mode: job.mode.name(),
         batch_id,
-        content_hash: hash.clone(),
+        content_hash: hash.to_owned(),
         files: file_count,
         bytes,
         rows_read: 0,
@@ -437,26 +472,83 @@ pub async fn load(
         .await
         .map_err(|error| Error::db("starting the batch transaction", error))?;
     ledger::lock_target(&tx, &job.table).await?;
-    if !options.force
-        && let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await?
-    {
+    let already_loaded = |earlier: i64, committed_at: &str, hash: &str| {
         tracing::info!(job = %job.name, batch_id = earlier, %committed_at, "Batch already loaded.");
-        let mut done = summary(Status::AlreadyLoaded, Some(earlier));
+        let mut done = summary(Status::AlreadyLoaded, Some(earlier), hash);
         done.duration_ms = elapsed_ms(started);
-        return Ok(done);
-    }
+        done
+    };
+    // A likely re-run (the ledger has a batch of these paths and sizes) has its files
+    // hashed first, so that finding it loaded costs a read, not a load. Any other batch
+    // starts loading at once while its files are hashed beside it (the server does not
+    // wait for the hash), and is looked up in the ledger before it merges.
+    let rerun = !options.force && {
+        let paths: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
+        let sizes: Vec<u64> = files.iter().map(|f| f.bytes).collect();
+        ledger::same_sources(&tx, &job.name, &paths, &sizes).await?
+    };
+    let (files, hashing) = if rerun {
+        let files = hash_local_async(files).await?;
+        let hash = content_hash(&job, &files);
+        if let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await? {
+            return Ok(already_loaded(earlier, &committed_at, &hash));
+        }
+        (files, None)
+    } else {
+        let hashing = tokio::spawn(hash_local_async(files.clone()));
+        (files, Some(hashing))
+    };
     commit::stage(&tx, &job).await?;
     progress.start(files.len(), bytes);
     let files = Arc::new(files);
-    let streamed = load::copy(
+    let copied = load::copy(
         &tx,
         &commit::copy_statement(&job),
         job.clone(),
         files.clone(),
         progress.clone(),
     )
-    .await?;
+    .await;
     progress.finish();
+    let streamed = match copied {
+        Ok(streamed) => streamed,
+        Err(error) => {
+            // Content loaded before is reported as such even when loading it again failed
+            // (its keys are in the table already, say): the ledger is asked before the
+            // error is given, outside the aborted transaction.
+            let rolled_back = tx.rollback().await.is_ok();
+            if rolled_back
+                && !options.force
+                && let Some(hashing) = hashing
+                && let Ok(Ok(hashed)) = hashing.await
+            {
+                let hash = content_hash(&job, &hashed);
+                if let Ok(Some((earlier, committed_at))) = ledger::find(&*client, &job.name, &hash).await {
+                    return Ok(already_loaded(earlier, &committed_at, &hash));
+                }
+            }
+            return Err(error);
+        }
+    };
+    let files = match hashing {
+        None => files,
+        Some(hashing) => {
+            let hashed = hashing
+                .await
+                .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))??;
+            let hash = content_hash(&job, &hashed);
+            if !options.force
+                && let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await?
+            {
+                tx.rollback()
+                    .await
+                    .map_err(|error| Error::db("rolling back a batch loaded before", error))?;
+                return Ok(already_loaded(earlier, &committed_at, &hash));
+            }
+            Arc::new(hashed)
+        }
+    };
+    let hash = content_hash(&job, &files);
     let names: Vec<String> = files.iter().map(|f| f.file_name().to_owned()).collect();
     let merged = commit::merge(&tx, &job, streamed.rows_written, &commit::cover_ranges(&job, &names)).await?;
 
@@ -467,6 +559,7 @@ pub async fn load(
             Status::Loaded
         },
         None,
+        &hash,
     );
     done.rows_read = streamed.rows_read;
     done.rows_loaded = merged.rows_loaded;

@@ -633,3 +633,39 @@ async fn declared_single_byte_encodings_decode() {
         "€ \u{201c}x\u{201d}|café"
     );
 }
+
+/// The same content under another path is not a re-run by its name, so it loads at once
+/// while it is hashed; the ledger then finds it, and the batch rolls back as already
+/// loaded: no row twice. The same path and size with other bytes is a new batch.
+#[tokio::test]
+async fn content_loaded_before_under_another_name_rolls_back() {
+    let db = TestDb::new();
+    db.query(KV_TABLE);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = kv_job(dir.path(), "append", "");
+    let first = write(dir.path(), "first.csv", "k,v,day\n1,a,2016-01-01\n2,b,2016-01-02\n");
+    let loaded = load_files(&db, &spec, std::slice::from_ref(&first), LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(loaded.status, Status::Loaded);
+    let copy = write(dir.path(), "copy.csv", "k,v,day\n1,a,2016-01-01\n2,b,2016-01-02\n");
+    let again = load_files(&db, &spec, std::slice::from_ref(&copy), LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.status, again.batch_id, &again.content_hash),
+        (Status::AlreadyLoaded, loaded.batch_id, &loaded.content_hash)
+    );
+    assert_eq!(db.query("SELECT count(*) FROM kv"), "2");
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "1");
+    // Same name, same size, other bytes: hashed first (a likely re-run), found new, loaded.
+    write(dir.path(), "first.csv", "k,v,day\n3,c,2016-01-03\n4,d,2016-01-04\n");
+    let changed = load_files(&db, &spec, std::slice::from_ref(&first), LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(changed.status, Status::Loaded);
+    assert_eq!(
+        db.query("SELECT string_agg(k::text, ',' ORDER BY k) FROM kv"),
+        "1,2,3,4"
+    );
+}

@@ -119,9 +119,11 @@ struct ServeArgs {
     /// The most rows one response may hold.
     #[arg(long, default_value_t = 100_000)]
     max_rows: u64,
-    /// Database connections at most.
-    #[arg(long, default_value_t = 16)]
-    pool_size: usize,
+    /// Database connections at most [default: twice this machine's cores]. Size it to the
+    /// database's cores: more connections than it can run only queue in its scheduler and
+    /// stretch the slowest responses.
+    #[arg(long)]
+    pool_size: Option<usize>,
     /// The role queries run as; empty to run as the connecting (read-only) user.
     #[arg(long, env = "PGBATCH_API_ROLE", default_value = "pgbatch_reader")]
     role: String,
@@ -133,7 +135,7 @@ impl ServeArgs {
             queries: self.queries.clone(),
             statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
             max_rows: self.max_rows,
-            pool_size: self.pool_size,
+            pool_size: self.pool_size.unwrap_or_else(api::default_pool_size),
             role: Some(self.role.clone()).filter(|r| !r.is_empty()),
         }
     }

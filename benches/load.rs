@@ -25,7 +25,7 @@ use common::{pgbatch, with_server_share};
 use pgbatch::embedded::Cluster;
 
 const LONG_ROWS: u64 = 4_556_243;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn psql(url: &str, sql: &str) {
     let status = Command::new("psql")

@@ -39,7 +39,8 @@ struct Cli {
         global = true,
         env = "PGBATCH_STORE_TIMEOUT",
         default_value_t = 30,
-        value_name = "SECONDS"
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     store_timeout: u64,
     #[command(subcommand)]

@@ -150,6 +150,9 @@ fn usage_errors_exit_64() {
     let dir = tempfile::tempdir().unwrap();
     let out = pgbatch(dir.path(), None, &["load"]);
     assert_eq!(code(&out), 64);
+    let out = pgbatch(dir.path(), None, &["--store-timeout", "0", "load", "job", "f.csv"]);
+    assert_eq!(code(&out), 64);
+    assert!(stderr(&out).contains("'--store-timeout <SECONDS>'"), "{}", stderr(&out));
     let out = pgbatch(dir.path(), None, &["--help"]);
     assert_eq!(code(&out), 0);
 }

@@ -101,7 +101,7 @@ pub async fn expand(locations: &[String], base: &Path, options: &StoreOptions) -
             continue;
         }
         if location.starts_with("http://") || location.starts_with("https://") {
-            if location.contains(['*', '?', '[']) {
+            if is_glob(location) {
                 return Err(Error::config(format!(
                     "{location:?}: HTTP has no listing, so a URL cannot be a glob (list the URLs in a manifest)"
                 )));
@@ -114,7 +114,7 @@ pub async fn expand(locations: &[String], base: &Path, options: &StoreOptions) -
             places.extend(Box::pin(expand_manifest(&manifest, options)).await?);
             continue;
         }
-        let glob = location.contains(['*', '?', '[']);
+        let glob = is_glob(location);
         if let Some(url) = S3Url::parse(location) {
             let s3 = match &store {
                 Some(s3) => Arc::clone(s3),
@@ -168,6 +168,10 @@ pub async fn expand(locations: &[String], base: &Path, options: &StoreOptions) -
         ));
     }
     Ok(places)
+}
+
+fn is_glob(location: &str) -> bool {
+    location.contains(['*', '?', '['])
 }
 
 fn is_url(location: &str) -> bool {
@@ -231,7 +235,7 @@ const MANIFEST_LIMIT: u64 = 16 << 20;
 /// path or a URL, relative ones taken from the manifest's folder, or a glob); blank lines
 /// and `#` comments are skipped. A missing entry names the manifest and the line.
 async fn expand_manifest(manifest: &str, options: &StoreOptions) -> Result<Vec<Place>> {
-    if manifest.contains(['*', '?', '[']) {
+    if is_glob(manifest) {
         return Err(Error::config(format!(
             "@{manifest}: a manifest is one file, not a glob"
         )));
@@ -303,9 +307,9 @@ fn read_manifest(file: &SourceFile) -> Result<String> {
     Ok(text)
 }
 
-/// Decides each source's format and size. Remote objects are known by their ETag (or,
-/// from a server without validators, hashed here); local files are hashed later, by
-/// [`hash_local`], before or while the batch loads.
+/// Decides each source's format and size. Nothing is read here: remote objects are known
+/// by their ETag, and the rest are hashed by [`hash_contents`], before or while the batch
+/// loads.
 fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
     places
         .into_par_iter()
@@ -321,29 +325,16 @@ fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
                     "{display}: cannot tell the format from the name (set [source] format = \"csv\", \"parquet\" or \"pg_dump\")"
                 ))
             })?;
-            let (sha256, bytes) = match (&place, place.local_path()) {
-                (Place::S3(object), _) => (None, object.size),
-                (Place::Http(object), _) if object.etag.is_some() => (None, object.size),
-                (Place::Http(object), _) => {
-                    // No validator: the content itself is the identity, read once to hash it.
-                    let mut reader = object.reader(0)?;
-                    let (sha256, bytes) = crate::hash::sha256_reader(&mut reader).map_err(|source| {
-                        ErrorKind::Read {
-                            path: display.clone().into(),
-                            source,
-                        }
-                    })?;
-                    (Some(sha256), bytes)
-                }
+            let bytes = match (&place, place.local_path()) {
+                (Place::S3(object), _) => object.size,
+                (Place::Http(object), _) => object.size,
                 (_, path) => {
-                    let path = path.unwrap_or(Path::new(""));
-                    let bytes = std::fs::metadata(path)
+                    std::fs::metadata(path.unwrap_or(Path::new("")))
                         .map_err(|source| ErrorKind::Read {
                             path: display.clone().into(),
                             source,
                         })?
-                        .len();
-                    (None, bytes)
+                        .len()
                 }
             };
             Ok(SourceFile {
@@ -351,43 +342,56 @@ fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
                 display,
                 format,
                 bytes,
-                sha256,
+                sha256: None,
             })
         })
         .collect()
 }
 
-/// The local files' sha256 (the files themselves, in order, one thread: it runs beside a
-/// load, and must not take rayon's threads from it). Remote sources keep what they have.
-fn hash_local(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
+/// The sha256 of every source that has no ETag to be known by: local files, standard
+/// input, and objects from an HTTP server without validators. In order, on one thread: it
+/// runs beside a load, and must not take rayon's threads from it.
+fn hash_contents(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
     for file in &mut files {
-        if file.sha256.is_none()
-            && let Some(path) = file.place.local_path()
-        {
-            let (sha256, bytes) = sha256_file(path).map_err(|source| ErrorKind::Read {
-                path: file.display.clone().into(),
-                source,
-            })?;
-            if bytes != file.bytes {
-                return Err(ErrorKind::Read {
-                    path: file.display.clone().into(),
-                    source: std::io::Error::other(format!(
-                        "the file changed during the load ({} bytes, then {bytes})",
-                        file.bytes
-                    )),
-                }
-                .into());
-            }
-            file.sha256 = Some(sha256);
+        if file.etag().is_some() {
+            continue;
         }
+        let read_error = |source| ErrorKind::Read {
+            path: file.display.clone().into(),
+            source,
+        };
+        let (sha256, bytes) = match &file.place {
+            Place::Http(object) => crate::hash::sha256_reader(&mut object.reader(0)?).map_err(read_error)?,
+            place => sha256_file(place.local_path().unwrap_or(Path::new(""))).map_err(read_error)?,
+        };
+        // A server may not say how long an object is; a file must not change under the load.
+        if file.place.local_path().is_some() && bytes != file.bytes {
+            return Err(ErrorKind::Read {
+                path: file.display.clone().into(),
+                source: std::io::Error::other(format!(
+                    "the file changed during the load ({} bytes, then {bytes})",
+                    file.bytes
+                )),
+            }
+            .into());
+        }
+        file.sha256 = Some(sha256);
+        file.bytes = bytes;
     }
     Ok(files)
 }
 
-async fn hash_local_async(files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
-    tokio::task::spawn_blocking(move || hash_local(files))
+async fn hash_contents_async(files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
+    tokio::task::spawn_blocking(move || hash_contents(files))
         .await
         .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))?
+}
+
+/// A batch's content hash, known before the load, or its sources still being hashed
+/// beside it.
+enum Identity {
+    Known(String),
+    Hashing(tokio::task::JoinHandle<Result<Vec<SourceFile>>>),
 }
 
 /// The batch's identity: the job, and the content of each source in order.
@@ -487,16 +491,16 @@ pub async fn load(
         let sizes: Vec<u64> = files.iter().map(|f| f.bytes).collect();
         ledger::same_sources(&tx, &job.name, &paths, &sizes).await?
     };
-    let (files, hashing) = if rerun {
-        let files = hash_local_async(files).await?;
+    let (files, identity) = if rerun {
+        let files = hash_contents_async(files).await?;
         let hash = content_hash(&job, &files);
         if let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await? {
             return Ok(already_loaded(earlier, &committed_at, &hash));
         }
-        (files, None)
+        (files, Identity::Known(hash))
     } else {
-        let hashing = tokio::spawn(hash_local_async(files.clone()));
-        (files, Some(hashing))
+        let hashing = tokio::spawn(hash_contents_async(files.clone()));
+        (files, Identity::Hashing(hashing))
     };
     commit::stage(&tx, &job).await?;
     progress.start(files.len(), bytes);
@@ -519,7 +523,7 @@ pub async fn load(
             let rolled_back = tx.rollback().await.is_ok();
             if rolled_back
                 && !options.force
-                && let Some(hashing) = hashing
+                && let Identity::Hashing(hashing) = identity
                 && let Ok(Ok(hashed)) = hashing.await
             {
                 let hash = content_hash(&job, &hashed);
@@ -530,9 +534,9 @@ pub async fn load(
             return Err(error);
         }
     };
-    let files = match hashing {
-        None => files,
-        Some(hashing) => {
+    let (files, hash) = match identity {
+        Identity::Known(hash) => (files, hash),
+        Identity::Hashing(hashing) => {
             let hashed = hashing
                 .await
                 .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))??;
@@ -545,10 +549,9 @@ pub async fn load(
                     .map_err(|error| Error::db("rolling back a batch loaded before", error))?;
                 return Ok(already_loaded(earlier, &committed_at, &hash));
             }
-            Arc::new(hashed)
+            (Arc::new(hashed), hash)
         }
     };
-    let hash = content_hash(&job, &files);
     let names: Vec<String> = files.iter().map(|f| f.file_name().to_owned()).collect();
     let merged = commit::merge(&tx, &job, streamed.rows_written, &commit::cover_ranges(&job, &names)).await?;
 

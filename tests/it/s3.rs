@@ -133,6 +133,12 @@ fn summary(out: &Output) -> serde_json::Value {
     serde_json::from_str(line).unwrap()
 }
 
+/// Asserts that `out` is input missing (66) with this message.
+fn assert_missing(out: &Output, error: &str) {
+    assert_eq!(out.status.code(), Some(66), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(summary(out)["error"], error);
+}
+
 fn station(name: &str) -> PathBuf {
     shared(&format!(
         "air_quality/beijing_multisite/PRSA_Data_{name}_20130301-20170228.csv"
@@ -246,23 +252,18 @@ fn missing_objects_exit_66() {
     let s3 = S3::start();
     let db = TestDb::new();
     s3.put("landing", "air/x.csv", b"a\n1\n");
-    let out = pgbatch(
-        &db,
-        &s3.endpoint(),
-        &["load", "air_quality_beijing", "s3://landing/air/nope.csv"],
-    );
-    assert_eq!(out.status.code(), Some(66));
-    assert_eq!(summary(&out)["error"], "s3://landing/air/nope.csv: no such object");
-    let out = pgbatch(
-        &db,
-        &s3.endpoint(),
-        &["load", "air_quality_beijing", "s3://landing/none/*.csv"],
-    );
-    assert_eq!(out.status.code(), Some(66));
-    assert_eq!(
-        summary(&out)["error"],
-        "s3://landing/none/*.csv: the glob matches no object"
-    );
+    for (source, error) in [
+        ("s3://landing/air/nope.csv", "s3://landing/air/nope.csv: no such object"),
+        (
+            "s3://landing/none/*.csv",
+            "s3://landing/none/*.csv: the glob matches no object",
+        ),
+    ] {
+        assert_missing(
+            &pgbatch(&db, &s3.endpoint(), &["load", "air_quality_beijing", source]),
+            error,
+        );
+    }
 }
 
 /// A raw HTTP server that answers every request for `body` with its headers, then sends a
@@ -444,11 +445,7 @@ fn s3_manifests_list_keys_relative_to_their_prefix() {
         &s3.endpoint(),
         &["load", "air_quality_beijing", "@s3://landing/air/broken.list"],
     );
-    assert_eq!(out.status.code(), Some(66));
-    assert_eq!(
-        summary(&out)["error"],
-        "s3://landing/air/broken.list: line 2: Wanliu.csv: no such object"
-    );
+    assert_missing(&out, "s3://landing/air/broken.list: line 2: Wanliu.csv: no such object");
 }
 
 /// A gzip and a zstd copy of a real file load the same rows as the file itself.
@@ -637,8 +634,7 @@ fn http_sources_stream_and_are_known_by_their_etag() {
     // Missing, and globs (HTTP cannot list).
     let missing = format!("http://{}/files/nope.csv", http.address);
     let out = pgbatch(&db, "http://127.0.0.1:9", &["load", "air_quality_beijing", &missing]);
-    assert_eq!(out.status.code(), Some(66));
-    assert_eq!(summary(&out)["error"], format!("{missing}: no such object (HTTP 404)"));
+    assert_missing(&out, &format!("{missing}: no such object (HTTP 404)"));
     let out = pgbatch(
         &db,
         "http://127.0.0.1:9",

@@ -1,6 +1,6 @@
 -- Written in the same transaction as the data: a batch is loaded and recorded, or neither.
 INSERT INTO pgbatch.batches
     (job, target, mode, content_hash, sources, rows_read, rows_loaded, rows_skipped,
-     rows_deleted, forced, started_at, duration_ms, host)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     rows_deleted, forced, started_at, duration_ms, host, job_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING id

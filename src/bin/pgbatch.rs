@@ -425,6 +425,29 @@ fn print_summary(summary: &Summary, json: bool) {
             summary.duration_ms
         ),
     }
+    for line in &summary.mapping {
+        println!("  {line}");
+    }
+    if !summary.fields_ignored.is_empty() {
+        let names: Vec<String> = summary.fields_ignored.iter().map(|f| format!("{f:?}")).collect();
+        println!("  fields no column takes: {}", names.join(", "));
+    }
+    if let Some(changes) = &summary.changes {
+        let mut parts = Vec::new();
+        if changes.job {
+            parts.push("the job spec (mapping, formats or mode)".to_owned());
+        }
+        if !changes.files.is_empty() {
+            parts.push(format!("the content of {}", changes.files.join(", ")));
+        }
+        if !parts.is_empty() {
+            println!(
+                "  not a re-run of batch {}: changed since: {}",
+                changes.since_batch,
+                parts.join("; ")
+            );
+        }
+    }
 }
 
 /// A progress bar on stderr, counting source rows.

@@ -11,6 +11,8 @@ const FIND_SQL: &str = include_str!("../../sql/ledger/find_batch.sql");
 const SAME_SOURCES_SQL: &str = include_str!("../../sql/ledger/same_sources.sql");
 const RECORD_SQL: &str = include_str!("../../sql/ledger/record_batch.sql");
 const LIST_SQL: &str = include_str!("../../sql/ledger/list_batches.sql");
+const PREVIOUS_SQL: &str = include_str!("../../sql/ledger/previous_batch.sql");
+const READY_SQL: &str = include_str!("../../sql/ledger/ready.sql");
 
 /// A source as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -33,6 +35,8 @@ pub struct NewBatch<'a> {
     pub target: &'a str,
     pub mode: &'a str,
     pub content_hash: &'a str,
+    /// The resolved job's fingerprint (`Job::fingerprint`), or the SQL file's hash.
+    pub job_hash: &'a str,
     pub sources: &'a [SourceRecord],
     pub rows_read: u64,
     pub rows_loaded: u64,
@@ -74,12 +78,61 @@ pub async fn lock_target(client: &impl GenericClient, target: &str) -> Result<()
 }
 
 /// The id and commit time of an earlier batch of `job` with the same content.
-pub async fn find(client: &impl GenericClient, job: &str, content_hash: &str) -> Result<Option<(i64, String)>> {
+pub async fn find(client: &impl GenericClient, job: &str, content_hash: &ContentHash) -> Result<Option<(i64, String)>> {
     let row = client
-        .query_opt(FIND_SQL, &[&job, &content_hash])
+        .query_opt(FIND_SQL, &[&job, &content_hash.current, &content_hash.legacy])
         .await
         .map_err(|error| Error::db("reading the ledger", error))?;
     Ok(row.map(|row| (row.get(0), row.get(1))))
+}
+
+/// A batch's content hash, and the one a batch recorded before job fingerprints were kept
+/// would have for the same sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentHash {
+    pub current: String,
+    pub legacy: String,
+}
+
+/// The latest batch of a job that read the same paths.
+#[derive(Debug, Clone)]
+pub struct Previous {
+    pub id: i64,
+    pub job_hash: Option<String>,
+    pub sources: Vec<SourceRecord>,
+}
+
+/// The latest committed batch of `job` that read `paths`, in order.
+pub async fn previous(client: &impl GenericClient, job: &str, paths: &[&str]) -> Result<Option<Previous>> {
+    let paths = serde_json::json!(paths).to_string();
+    let row = client
+        .query_opt(PREVIOUS_SQL, &[&job, &paths])
+        .await
+        .map_err(|error| Error::db("reading the ledger", error))?;
+    Ok(row.map(|row| Previous {
+        id: row.get(0),
+        job_hash: row.get(1),
+        sources: serde_json::from_value(row.get(2)).unwrap_or_default(),
+    }))
+}
+
+/// Whether the database has the ledger as the current migrations make it.
+///
+/// # Errors
+///
+/// Configuration ("run pgbatch migrate") when it does not; the database's error otherwise.
+pub async fn check_ready(client: &impl GenericClient) -> Result<()> {
+    let row = client
+        .query_one(READY_SQL, &[])
+        .await
+        .map_err(|error| Error::db("looking for the ledger", error))?;
+    if row.get::<_, bool>(0) {
+        Ok(())
+    } else {
+        Err(Error::config(
+            "the database has no pgbatch ledger, or an older one (pgbatch.batches without job_hash):              run `pgbatch migrate` first",
+        ))
+    }
 }
 
 /// Whether a committed batch of `job` read the same sources (paths and sizes, in order):
@@ -117,6 +170,7 @@ pub async fn record(client: &impl GenericClient, batch: &NewBatch<'_>) -> Result
                 &batch.started_at,
                 &count(batch.duration_ms),
                 &host,
+                &batch.job_hash,
             ],
         )
         .await

@@ -2,6 +2,7 @@
 //! table's catalog into a [`Job`]: quoted identifiers, target types, compiled patterns,
 //! and one value rule per loaded column. Every problem in a spec is reported at once.
 
+mod fingerprint;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
@@ -179,8 +180,9 @@ pub enum Segment {
 /// Where a target column's value comes from.
 #[derive(Debug, Clone)]
 pub enum ValueRule {
-    /// A source field. `implicit`: mapped by name because the spec did not map the column;
-    /// a file without the field then gives NULL.
+    /// A source field, found by the one matching rule (`pipeline::bind::find`). `implicit`:
+    /// the spec does not name the column; a column with a default is then left to the
+    /// server when no file of the batch has the field.
     Field { name: String, implicit: bool },
     /// Source fields and literal text joined, then parsed.
     Template(Vec<Segment>),
@@ -202,6 +204,8 @@ pub struct Target {
     pub ty: PgType,
     pub max_chars: Option<usize>,
     pub not_null: bool,
+    /// The table has a default (or an identity) for the column.
+    pub has_default: bool,
     pub rule: ValueRule,
     pub parse: Parse,
     pub checks: Checks,
@@ -228,6 +232,9 @@ pub struct Job {
     pub source: SourceOptions,
     /// The loaded columns, in COPY order.
     pub columns: Vec<Target>,
+    /// Columns the job says the batch does not fill (`absent = true`): the server gives
+    /// them their default, or NULL.
+    pub absent: Vec<String>,
     pub unpivot: Option<Unpivot>,
 }
 
@@ -377,7 +384,15 @@ fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
         });
     }
 
+    let mut absent = Vec::new();
     for (name, spec_column) in &raw.columns {
+        if spec_column.absent {
+            if let Some(column) = catalog_column(find(name), name, problems) {
+                absent_column(name, column, spec_column, problems);
+                absent.push(name.clone());
+            }
+            continue;
+        }
         if columns.iter().any(|c| &c.name == name) {
             problems.push(format!(
                 "column {name:?} is set both by [unpivot] and by [columns.{name}]"
@@ -395,10 +410,11 @@ fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
         }
     }
 
-    // Columns the spec leaves out load from the same-named field, unless the table can fill
-    // them itself (a default, an identity, a generated column).
+    // Columns the spec leaves out load from the field of the same name (by the one matching
+    // rule, per file). Generated columns are never loaded; a column with a default is left
+    // to the server when no file of the batch has its field (`pipeline::bind`).
     for column in catalog {
-        if column.generated || column.has_default || columns.iter().any(|c| c.name == column.name) {
+        if column.generated || absent.contains(&column.name) || columns.iter().any(|c| c.name == column.name) {
             continue;
         }
         let rule = ValueRule::Field {
@@ -439,7 +455,23 @@ fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Vec<String>) -> Job {
         sources,
         source,
         columns,
+        absent,
         unpivot,
+    }
+}
+
+/// Checks a column the job declares `absent`: it sets nothing else, and the server can
+/// fill it (a default, or NULL allowed).
+fn absent_column(name: &str, column: &Column, spec: &RawColumn, problems: &mut Vec<String>) {
+    if spec.from.is_some() || spec.template.is_some() || spec.value.is_some() || spec.path.is_some() {
+        problems.push(format!(
+            "[columns.{name}] absent = true, but it also says where the value comes from (`from`, `template`, `value` or `path`)"
+        ));
+    }
+    if column.not_null && !column.has_default {
+        problems.push(format!(
+            "[columns.{name}] absent = true, but the column is NOT NULL and has no default: every row would fail"
+        ));
     }
 }
 
@@ -718,6 +750,7 @@ fn make_target(
         ty,
         max_chars: column.max_chars(),
         not_null: column.not_null,
+        has_default: column.has_default,
         rule,
         parse,
         checks,
@@ -770,6 +803,12 @@ impl Zone {
     }
 }
 
+/// Days from 1970-01-01, as Arrow's `Date32` counts.
+pub fn days_since_epoch(day: chrono::NaiveDate) -> i32 {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a date");
+    i32::try_from((day - epoch).num_days()).unwrap_or(i32::MAX)
+}
+
 /// `UTC`, `Z`, or `+HH:MM` / `-HH:MM`.
 pub fn parse_offset(tz: &str) -> Option<FixedOffset> {
     if tz.eq_ignore_ascii_case("utc") || tz == "Z" {
@@ -799,7 +838,7 @@ fn bound_value(ty: PgType, value: &toml::Value) -> Option<f64> {
         (PgType::Float4 | PgType::Float8 | PgType::Numeric, V::Float(f)) => Some(*f),
         (PgType::Date, V::String(s)) => {
             let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-            Some(f64::from(crate::pipeline::conform::days_since_epoch(day)))
+            Some(f64::from(days_since_epoch(day)))
         }
         (PgType::Timestamp | PgType::Timestamptz, V::String(s)) => {
             let micros = chrono::DateTime::parse_from_rfc3339(s)

@@ -96,6 +96,10 @@ pub struct RawColumn {
     pub decimal: Option<String>,
     pub thousands: Option<String>,
     pub null: Option<Vec<String>>,
+    /// The batch does not fill this column: the server gives it its default, or NULL.
+    /// Without it, a column the files have no field for fails the batch.
+    #[serde(default)]
+    pub absent: bool,
     #[serde(default)]
     pub required: bool,
     pub min: Option<toml::Value>,

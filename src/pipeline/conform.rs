@@ -11,22 +11,17 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
 };
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::db::catalog::PgType;
 use crate::error::{Error, Location, Result, RowError};
-use crate::job::{Job, Segment, Target, ValueRule};
+use crate::job::{Job, Segment, Target, ValueRule, days_since_epoch};
+use crate::pipeline::bind::Binding;
 use crate::pipeline::encode::{Numeric, arrow_type};
 use crate::pipeline::source::Chunk;
-
-/// Days from 1970-01-01, as Arrow's `Date32` counts.
-pub fn days_since_epoch(day: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a date");
-    i32::try_from((day - epoch).num_days()).unwrap_or(i32::MAX)
-}
 
 /// Timestamp formats tried, in order, when a column gives none.
 const DEFAULT_TIMESTAMP_FORMATS: [&str; 4] = [
@@ -37,33 +32,10 @@ const DEFAULT_TIMESTAMP_FORMATS: [&str; 4] = [
 ];
 const DEFAULT_DATE_FORMAT: &str = "%Y-%m-%d";
 
-/// The fields a job reads from a source (for columnar projection).
-pub fn needed_fields(job: &Job) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for column in &job.columns {
-        match &column.rule {
-            ValueRule::Field { name, .. } => names.push(name.clone()),
-            ValueRule::Template(segments) => names.extend(segments.iter().filter_map(|s| match s {
-                Segment::Field(name) => Some(name.clone()),
-                Segment::Literal(_) => None,
-            })),
-            _ => {}
-        }
-    }
-    if let Some(unpivot) = &job.unpivot {
-        names.extend(unpivot.fields.iter().cloned());
-    }
-    names.sort();
-    names.dedup();
-    names
-}
-
 /// Where one target column's values come from, bound to one file's fields.
 #[derive(Debug)]
 enum Input {
     Field(usize),
-    /// An implicitly mapped field the file does not have: NULL.
-    Missing,
     Template(Vec<Part>),
     /// One value (len-1 array), repeated.
     Constant(ArrayRef),
@@ -108,14 +80,14 @@ pub fn schema(job: &Job) -> SchemaRef {
 }
 
 impl Conformer {
-    /// Binds the job's rules to one file's field names.
+    /// Binds the job's rules to one file, as `binding` matched its fields; chunks then
+    /// hold only the fields the binding projects.
     ///
     /// # Errors
     ///
-    /// Bad data when the file lacks a field the job reads, or its name does not match a
-    /// `path` rule; configuration when a constant does not parse as its column's type.
-    #[expect(clippy::too_many_lines, reason = "one arm per value rule, each with its own message")]
-    pub fn try_new(job: &Job, file: &str, file_name: &str, fields: &[String]) -> Result<Self> {
+    /// Bad data when the file name does not match a `path` rule; configuration when a
+    /// constant does not parse as its column's type.
+    pub fn try_new(job: &Job, file: &str, file_name: &str, binding: &Binding) -> Result<Self> {
         let file_error = |problem: String| -> Error {
             RowError {
                 location: Location {
@@ -128,14 +100,6 @@ impl Conformer {
             }
             .into()
         };
-        let index = |name: &str, column: &str| -> Result<usize> {
-            fields.iter().position(|f| f == name).ok_or_else(|| {
-                file_error(format!(
-                    "no field {name:?} (column {column:?} reads it); the file has {}",
-                    list(fields)
-                ))
-            })
-        };
         let constant = |target: &Target, value: &str| -> Result<ArrayRef> {
             let strings = StringArray::from(vec![value]);
             parse_strings(&strings, target, &|_| None, file).map_err(|error| {
@@ -146,38 +110,23 @@ impl Conformer {
             })
         };
         let mut targets = Vec::with_capacity(job.columns.len());
-        for target in &job.columns {
+        for (target, bound) in job.columns.iter().zip(&binding.columns) {
+            let mut positions = bound.fields.iter().map(|i| binding.position(*i));
+            let mut next = || positions.next().ok_or_else(|| internal("a bound field is missing"));
             let input = match &target.rule {
-                ValueRule::Field { name, implicit } => match fields
-                    .iter()
-                    .position(|f| f == name)
-                    // A column left to implicit mapping also matches a field of another case.
-                    .or_else(|| {
-                        implicit
-                            .then(|| fields.iter().position(|f| f.eq_ignore_ascii_case(name)))
-                            .flatten()
-                    }) {
-                    Some(i) => Input::Field(i),
-                    None if *implicit && !target.not_null => Input::Missing,
-                    None => {
-                        return Err(file_error(format!(
-                            "no field {name:?} for column {:?}{}; the file has {}",
-                            target.name,
-                            if *implicit {
-                                ", which is NOT NULL (map it in [columns])"
-                            } else {
-                                ""
-                            },
-                            list(fields)
-                        )));
-                    }
-                },
+                ValueRule::Field { .. } if bound.server => {
+                    return Err(internal(format!(
+                        "column {:?} is left to the server, yet in the COPY",
+                        target.name
+                    )));
+                }
+                ValueRule::Field { .. } => Input::Field(next()?),
                 ValueRule::Template(segments) => Input::Template(
                     segments
                         .iter()
                         .map(|s| match s {
                             Segment::Literal(text) => Ok(Part::Literal(text.clone())),
-                            Segment::Field(name) => index(name, &target.name).map(Part::Field),
+                            Segment::Field(_) => next().map(Part::Field),
                         })
                         .collect::<Result<_>>()?,
                 ),
@@ -200,22 +149,12 @@ impl Conformer {
             };
             targets.push((target.clone(), input));
         }
-        let unpivot = match &job.unpivot {
-            Some(u) => {
-                let value_column = job
-                    .columns
-                    .iter()
-                    .find(|c| matches!(c.rule, ValueRule::Unpivoted))
-                    .map_or("value", |c| c.name.as_str());
-                let indices = u
-                    .fields
-                    .iter()
-                    .map(|f| index(f, value_column))
-                    .collect::<Result<Vec<_>>>()?;
-                Some((indices, u.skip_null))
-            }
-            None => None,
-        };
+        let unpivot = job.unpivot.as_ref().map(|u| {
+            (
+                binding.unpivot.iter().map(|i| binding.position(*i)).collect(),
+                u.skip_null,
+            )
+        });
         Ok(Conformer {
             file: file.to_owned(),
             targets,
@@ -236,7 +175,6 @@ impl Conformer {
         for (target, input) in &self.targets {
             let array = match input {
                 Input::Field(i) => Some(convert(chunk.batch.column(*i), target, &at, &self.file)?),
-                Input::Missing => Some(new_null_array(&arrow_type(target.ty), rows)),
                 Input::Template(parts) => {
                     let strings = template(parts, &chunk.batch, rows)?;
                     Some(parse_strings(&strings, target, &at, &self.file)?)
@@ -306,13 +244,6 @@ impl Conformer {
             rows_skipped,
         })
     }
-}
-
-fn list(fields: &[String]) -> String {
-    if fields.is_empty() {
-        return "no fields".into();
-    }
-    fields.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ")
 }
 
 fn internal(error: impl std::fmt::Display) -> Error {
@@ -793,6 +724,7 @@ mod tests {
             ty,
             max_chars: None,
             not_null: false,
+            has_default: false,
             rule: ValueRule::Unpivoted,
             parse: Parse {
                 null: vec![String::new(), "NA".into()],

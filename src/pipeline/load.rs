@@ -16,7 +16,8 @@ use tokio_postgres::Transaction;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::Job;
 use crate::pipeline::Progress;
-use crate::pipeline::conform::{Conformer, needed_fields};
+use crate::pipeline::bind::Binding;
+use crate::pipeline::conform::Conformer;
 use crate::pipeline::encode::{Encoder, TRAILER, header};
 use crate::pipeline::source::{self, SourceFile};
 
@@ -122,7 +123,6 @@ pub async fn copy(
 /// Reads the files in order; queues one pending result per chunk. An error is queued like
 /// a result, so the consumer meets it in file order.
 fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
-    let needed = needed_fields(job);
     let encoder = Arc::new(Encoder::new(job.columns.iter().map(|c| c.ty).collect()));
     let fail = |error: Error| {
         let (sender, receiver) = oneshot::channel();
@@ -130,9 +130,16 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
         let _ = queue.blocking_send(receiver);
     };
     for (index, file) in files.iter().enumerate() {
-        let opened = source::open(file, &job.source, &needed).and_then(|source| {
-            let name = file.file_name();
-            let conformer = Conformer::try_new(job, &file.display, name, source.fields())?;
+        let opened = source::open(file, &job.source).and_then(|mut source| {
+            // Planned before the transaction (`plan`); bound again here, in case the file
+            // changed since.
+            let binding = Binding::new(job, source.fields()).map_err(|problems| {
+                Error::from(ErrorKind::Config {
+                    problems: problems.into_iter().map(|p| format!("{}: {p}", file.display)).collect(),
+                })
+            })?;
+            source.project(&binding.project);
+            let conformer = Conformer::try_new(job, &file.display, file.file_name(), &binding)?;
             Ok((source, Arc::new(conformer)))
         });
         let (source, conformer) = match opened {

@@ -1,10 +1,12 @@
 //! The data path of one batch: sources -> conform -> encode -> load -> commit, in one
 //! transaction. Either every row of every file is visible after COMMIT, or none is.
 
+pub mod bind;
 pub mod commit;
 pub mod conform;
 pub mod encode;
 pub mod load;
+pub mod plan;
 pub mod source;
 pub mod transform;
 
@@ -78,6 +80,47 @@ pub struct Summary {
     pub rows_skipped: u64,
     pub rows_deleted: u64,
     pub duration_ms: u64,
+    /// Fields of the files that no column takes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields_ignored: Vec<String>,
+    /// How the first file maps to the table (`pgbatch validate`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mapping: Vec<plan::Mapping>,
+    /// What differs from the last batch of the job that read the same paths, when this one
+    /// is not a no-op.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+}
+
+/// What changed since the last batch of a job that read the same paths.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Changes {
+    pub since_batch: i64,
+    /// The resolved job (mapping, formats, parse rules, mode) differs.
+    pub job: bool,
+    /// The sources whose content differs (size, sha256 or ETag).
+    pub files: Vec<String>,
+}
+
+impl Changes {
+    /// Compares a batch about to load with the previous one of the same paths.
+    fn since(previous: &ledger::Previous, job_hash: &str, files: &[SourceFile]) -> Self {
+        let changed = files
+            .iter()
+            .zip(&previous.sources)
+            .filter(|(file, before)| {
+                before.bytes != file.bytes
+                    || before.sha256.as_deref() != file.sha256.as_deref()
+                    || before.etag.as_deref() != file.etag()
+            })
+            .map(|(file, _)| file.display.clone())
+            .collect();
+        Changes {
+            since_batch: previous.id,
+            job: previous.job_hash.as_deref() != Some(job_hash),
+            files: changed,
+        }
+    }
 }
 
 /// Expands the given locations (paths, `s3://` and `http(s)://` URLs, globs of paths and
@@ -390,31 +433,49 @@ async fn hash_contents_async(files: Vec<SourceFile>) -> Result<Vec<SourceFile>> 
 /// A batch's content hash, known before the load, or its sources still being hashed
 /// beside it.
 enum Identity {
-    Known(String),
+    Known(ledger::ContentHash),
     Hashing(tokio::task::JoinHandle<Result<Vec<SourceFile>>>),
 }
 
-/// The batch's identity: the job, and the content of each source in order.
-fn content_hash(job: &Job, files: &[SourceFile]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(job.name.as_bytes());
+/// The batch's identity: the job's name and fingerprint, and the content of each source in
+/// order; and the identity a batch recorded before fingerprints were kept would have had
+/// (the name and the sources only), so that such a batch is still found once loaded.
+fn content_hash(job: &Job, job_hash: &str, files: &[SourceFile]) -> ledger::ContentHash {
+    let sources = sources_hash(files);
+    let mut legacy = Sha256::new();
+    legacy.update(job.name.as_bytes());
+    legacy.update(&sources);
+    let mut current = Sha256::new();
+    current.update(job.name.as_bytes());
+    current.update(b"\njob ");
+    current.update(job_hash.as_bytes());
+    current.update(&sources);
+    ledger::ContentHash {
+        current: to_hex(&current.finalize()),
+        legacy: to_hex(&legacy.finalize()),
+    }
+}
+
+/// The bytes the content hash takes from the sources: each one's identity, in order.
+fn sources_hash(files: &[SourceFile]) -> Vec<u8> {
+    let mut hasher: Vec<u8> = Vec::new();
     for file in files {
-        hasher.update(b"\n");
+        hasher.extend(b"\n");
         match (&file.sha256, &file.place) {
-            (Some(sha256), _) => hasher.update(sha256.as_bytes()),
+            (Some(sha256), _) => hasher.extend(sha256.as_bytes()),
             // An object is itself at one ETag: the same key, size and ETag is the same content.
             (None, Place::S3(object)) => {
-                hasher.update(format!("{} {} {}", object.url(), object.size, object.etag).as_bytes());
+                hasher.extend(format!("{} {} {}", object.url(), object.size, object.etag).as_bytes());
             }
             (None, Place::Http(object)) => {
                 let tag = object.etag.as_deref().unwrap_or("");
-                hasher.update(format!("{} {} {tag}", object.url, object.size).as_bytes());
+                hasher.extend(format!("{} {} {tag}", object.url, object.size).as_bytes());
             }
             // Files always have a sha256; this is only for completeness.
-            (None, _) => hasher.update(file.display.as_bytes()),
+            (None, _) => hasher.extend(file.display.as_bytes()),
         }
     }
-    to_hex(&hasher.finalize())
+    hasher
 }
 
 /// Loads one batch: `locations` if given (from the working directory), else the job's own
@@ -435,13 +496,16 @@ pub async fn load(
     options: LoadOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<Summary> {
+    ledger::check_ready(&*client).await?;
     if spec.raw.sql.is_some() {
         return transform::run(client, spec, options).await;
     }
     let started = Instant::now();
     let started_at = chrono::Utc::now();
     let catalog = catalog::columns(&*client, &spec.raw.table).await?;
-    let job = Arc::new(spec.resolve(&catalog)?);
+    let job = spec.resolve(&catalog)?;
+    let job_hash = job.fingerprint();
+    let job = Arc::new(job);
     let paths = if locations.is_empty() {
         expand(&job.sources, Path::new(""), &options.store).await?
     } else {
@@ -453,6 +517,15 @@ pub async fn load(
             .await
             .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))??
     };
+    // Every file's fields, bound before the transaction and before any row is read.
+    let planned = {
+        let job = job.clone();
+        let files = files.clone();
+        tokio::task::spawn_blocking(move || plan::plan(&job, &files))
+            .await
+            .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))??
+    };
+    let job = planned.job.clone();
     let bytes = files.iter().map(|f| f.bytes).sum();
     let file_count = files.len();
     let summary = |status, batch_id, hash: &str| Summary {
@@ -469,6 +542,13 @@ pub async fn load(
         rows_skipped: 0,
         rows_deleted: 0,
         duration_ms: 0,
+        fields_ignored: planned.fields_ignored.clone(),
+        mapping: if options.dry_run {
+            planned.mapping.clone()
+        } else {
+            Vec::new()
+        },
+        changes: None,
     };
 
     let tx = client
@@ -493,9 +573,9 @@ pub async fn load(
     };
     let (files, identity) = if rerun {
         let files = hash_contents_async(files).await?;
-        let hash = content_hash(&job, &files);
+        let hash = content_hash(&job, &job_hash, &files);
         if let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await? {
-            return Ok(already_loaded(earlier, &committed_at, &hash));
+            return Ok(already_loaded(earlier, &committed_at, &hash.current));
         }
         (files, Identity::Known(hash))
     } else {
@@ -526,9 +606,9 @@ pub async fn load(
                 && let Identity::Hashing(hashing) = identity
                 && let Ok(Ok(hashed)) = hashing.await
             {
-                let hash = content_hash(&job, &hashed);
+                let hash = content_hash(&job, &job_hash, &hashed);
                 if let Ok(Some((earlier, committed_at))) = ledger::find(&*client, &job.name, &hash).await {
-                    return Ok(already_loaded(earlier, &committed_at, &hash));
+                    return Ok(already_loaded(earlier, &committed_at, &hash.current));
                 }
             }
             return Err(error);
@@ -540,14 +620,14 @@ pub async fn load(
             let hashed = hashing
                 .await
                 .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))??;
-            let hash = content_hash(&job, &hashed);
+            let hash = content_hash(&job, &job_hash, &hashed);
             if !options.force
                 && let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await?
             {
                 tx.rollback()
                     .await
                     .map_err(|error| Error::db("rolling back a batch loaded before", error))?;
-                return Ok(already_loaded(earlier, &committed_at, &hash));
+                return Ok(already_loaded(earlier, &committed_at, &hash.current));
             }
             (Arc::new(hashed), hash)
         }
@@ -562,8 +642,12 @@ pub async fn load(
             Status::Loaded
         },
         None,
-        &hash,
+        &hash.current,
     );
+    let paths: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
+    done.changes = ledger::previous(&tx, &job.name, &paths)
+        .await?
+        .map(|previous| Changes::since(&previous, &job_hash, &files));
     done.rows_read = streamed.rows_read;
     done.rows_loaded = merged.rows_loaded;
     done.rows_skipped = streamed.rows_skipped;
@@ -587,7 +671,7 @@ pub async fn load(
         })
         .collect();
     done.duration_ms = elapsed_ms(started);
-    let batch_id = commit_batch(tx, &done, &sources, options.force, started_at).await?;
+    let batch_id = commit_batch(tx, &done, &job_hash, &sources, options.force, started_at).await?;
     done.batch_id = Some(batch_id);
     done.duration_ms = elapsed_ms(started);
     tracing::info!(
@@ -605,6 +689,7 @@ pub async fn load(
 pub(crate) async fn commit_batch(
     tx: tokio_postgres::Transaction<'_>,
     summary: &Summary,
+    job_hash: &str,
     sources: &[ledger::SourceRecord],
     forced: bool,
     started_at: chrono::DateTime<chrono::Utc>,
@@ -616,6 +701,7 @@ pub(crate) async fn commit_batch(
             target: &summary.target,
             mode: summary.mode,
             content_hash: &summary.content_hash,
+            job_hash,
             sources,
             rows_read: summary.rows_read,
             rows_loaded: summary.rows_loaded,

@@ -69,6 +69,9 @@ pub async fn run(client: &mut Client, spec: &Spec, options: LoadOptions) -> Resu
         rows_skipped: 0,
         rows_deleted: 0,
         duration_ms: 0,
+        fields_ignored: Vec::new(),
+        mapping: Vec::new(),
+        changes: None,
     };
     if rows_read == 0 || options.dry_run {
         tx.rollback()
@@ -90,7 +93,7 @@ pub async fn run(client: &mut Client, spec: &Spec, options: LoadOptions) -> Resu
         rows: rows_read,
     }];
     summary.duration_ms = elapsed_ms(started);
-    let batch_id = commit_batch(tx, &summary, &sources, options.force, started_at).await?;
+    let batch_id = commit_batch(tx, &summary, &hash, &sources, options.force, started_at).await?;
     summary.batch_id = Some(batch_id);
     tracing::info!(job = %spec.name, batch_id, rows_read, rows_loaded, "Transform committed.");
     Ok(summary)

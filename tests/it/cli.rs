@@ -3,7 +3,7 @@ use std::process::{Command, Output};
 
 use crate::pg::{TestDb, repo, shared};
 
-fn pgbatch(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
+pub(crate) fn pgbatch(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
     command
         .current_dir(dir)
@@ -26,11 +26,11 @@ fn pgbatch(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
     command.output().unwrap()
 }
 
-fn code(out: &Output) -> i32 {
+pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr)
         .lines()
         .filter(|l| !l.starts_with('{'))

@@ -18,6 +18,9 @@ mod nasty;
 /// The `pgbatch` binary: exit codes, messages, JSON lines.
 mod cli;
 
+/// One column-matching rule for every format; no column left NULL without the job saying so.
+mod mapping;
+
 /// The HTTP API through its router (no socket) and over loopback, on the real datasets.
 mod api;
 

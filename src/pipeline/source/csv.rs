@@ -4,7 +4,8 @@
 use crate::error::{Error, ErrorKind, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, ChunkReader, Positions, SourceFile, TextColumns, open_text};
+use super::{Chunk, ChunkReader, Kept, Positions, SourceFile, TextColumns, open_text};
+use crate::pipeline::bind::{Found, find};
 
 /// Counts line ends as bytes pass to the CSV parser, so that a record's start offset maps
 /// to its line. The csv crate's own line count misses CRLF's first byte (a record after a
@@ -77,6 +78,8 @@ pub struct Csv {
     comments: bool,
     lines: std::sync::Arc<std::sync::Mutex<LineIndex>>,
     fields: Vec<String>,
+    /// The fields chunks hold.
+    kept: Kept,
     display: String,
     chunk_rows: usize,
     skip_blank: bool,
@@ -109,6 +112,7 @@ impl Csv {
             named_fields: options.fields.is_some(),
             comments: options.comment.is_some(),
             fields: Vec::new(),
+            kept: Kept::all(&[]),
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
             skip_blank: options.skip_blank,
@@ -145,13 +149,17 @@ impl Csv {
             csv.fields.clone_from(fields);
         }
         for name in &options.drop_when_empty {
-            match csv.fields.iter().position(|f| f == name) {
-                Some(index) => csv.drop_when_empty.push(index),
-                None => {
-                    return Err(csv.error(None, format!("no field {name:?} (named in [source] drop_when_empty)")));
+            match find(&csv.fields, name) {
+                Found::One(index) => csv.drop_when_empty.push(index),
+                Found::Nothing | Found::Ambiguous(_) => {
+                    return Err(csv.error(
+                        None,
+                        format!("no one field {name:?} (named in [source] drop_when_empty)"),
+                    ));
                 }
             }
         }
+        csv.kept = Kept::all(&csv.fields);
         Ok(csv)
     }
 
@@ -234,7 +242,7 @@ impl Csv {
 
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         let width = self.fields.len();
-        let mut columns = TextColumns::new(&self.fields, self.chunk_rows);
+        let mut columns = TextColumns::new(&self.kept.names, self.chunk_rows);
         let mut lines = Vec::with_capacity(self.chunk_rows);
         let mut skipped = 0;
         while lines.len() < self.chunk_rows {
@@ -263,6 +271,9 @@ impl Csv {
                 ));
             }
             for (index, field) in self.record.iter().enumerate() {
+                let Some(slot) = self.kept.slots[index] else {
+                    continue;
+                };
                 let text = std::str::from_utf8(field).map_err(|error| {
                     let column = self.fields[index].clone();
                     let mut row = RowError {
@@ -280,14 +291,14 @@ impl Csv {
                     row.value = Some(String::from_utf8_lossy(field).into_owned());
                     Error::from(row)
                 })?;
-                columns.column(index).append_value(text);
+                columns.column(slot).append_value(text);
             }
             lines.push(match self.line() {
                 Some(Position::Line { line }) => line,
                 _ => 0,
             });
         }
-        debug_assert_eq!(columns.width(), width);
+        debug_assert_eq!(columns.width(), self.kept.names.len());
         if lines.is_empty() && skipped == 0 {
             return Ok(None);
         }
@@ -302,6 +313,10 @@ impl Csv {
 impl ChunkReader for Csv {
     fn fields(&self) -> &[String] {
         &self.fields
+    }
+
+    fn project(&mut self, fields: &[usize]) {
+        self.kept = Kept::only(&self.fields, fields);
     }
 
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {

@@ -8,7 +8,7 @@ use std::io::BufRead;
 use crate::error::{Error, ErrorKind, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, ChunkReader, Positions, SourceFile, TextColumns, open_text};
+use super::{Chunk, ChunkReader, Kept, Positions, SourceFile, TextColumns, open_text};
 
 /// The end-of-data marker of a COPY text block.
 const END_OF_DATA: &[u8] = b"\\.";
@@ -19,6 +19,8 @@ const NULL_MARKER: &[u8] = b"\\N";
 pub struct Dump {
     reader: std::io::BufReader<Box<dyn std::io::Read + Send>>,
     fields: Vec<String>,
+    /// The fields chunks hold.
+    kept: Kept,
     display: String,
     chunk_rows: usize,
     line: u64,
@@ -33,6 +35,7 @@ impl Dump {
         let mut dump = Dump {
             reader: std::io::BufReader::with_capacity(1 << 20, open_text(file, options.encoding)?),
             fields: Vec::new(),
+            kept: Kept::all(&[]),
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
             line: 0,
@@ -42,6 +45,7 @@ impl Dump {
         while dump.read_line()? {
             let text = String::from_utf8_lossy(&dump.buffer);
             if let Some(fields) = copy_header(&text, &table) {
+                dump.kept = Kept::all(&fields);
                 dump.fields = fields;
                 return Ok(dump);
             }
@@ -96,7 +100,7 @@ impl Dump {
             return Ok(None); // past `\.`: the rest of the dump is not this table's
         }
         let width = self.fields.len();
-        let mut columns = TextColumns::new(&self.fields, self.chunk_rows);
+        let mut columns = TextColumns::new(&self.kept.names, self.chunk_rows);
         let mut lines = Vec::with_capacity(self.chunk_rows);
         let mut field = Vec::new();
         while lines.len() < self.chunk_rows {
@@ -119,13 +123,16 @@ impl Dump {
             }
             let buffer = std::mem::take(&mut self.buffer);
             for (index, raw) in buffer.split(|b| *b == b'\t').enumerate() {
+                let Some(slot) = self.kept.slots[index] else {
+                    continue;
+                };
                 if raw == NULL_MARKER {
-                    columns.column(index).append_null();
+                    columns.column(slot).append_null();
                     continue;
                 }
                 unescape(raw, &mut field);
                 if let Ok(text) = std::str::from_utf8(&field) {
-                    columns.column(index).append_value(text);
+                    columns.column(slot).append_value(text);
                 } else {
                     let column = self.fields[index].clone();
                     return Err(self.error(Some(column), "invalid UTF-8 in the field".into()));
@@ -213,6 +220,10 @@ fn unescape(raw: &[u8], out: &mut Vec<u8>) {
 impl ChunkReader for Dump {
     fn fields(&self) -> &[String] {
         &self.fields
+    }
+
+    fn project(&mut self, fields: &[usize]) {
+        self.kept = Kept::only(&self.fields, fields);
     }
 
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {

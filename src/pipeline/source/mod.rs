@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
-use crate::error::{ErrorKind, Position, Result};
+use crate::error::{Error, ErrorKind, Position, Result};
 use crate::job::{FormatKind, SourceOptions};
 
 /// Where the rows of a chunk came from.
@@ -53,14 +53,25 @@ impl Chunk {
 
 /// An open source: its field names, then its chunks.
 pub trait Source: Iterator<Item = Result<Chunk>> + Send {
-    /// The field names, in order.
+    /// Every field of the file, in order.
     fn fields(&self) -> &[String];
+    /// Each field's type as the file declares it (`text` for text formats).
+    fn field_types(&self) -> Vec<String>;
+    /// Reads only these fields (indices into [`Source::fields`], ascending): chunks then
+    /// hold them, in this order. Until called, chunks hold every field.
+    fn project(&mut self, fields: &[usize]);
 }
 
 /// What each source kind implements: its fields, and the next chunk until `None`.
 pub trait ChunkReader: Send {
-    /// The field names, in order.
+    /// Every field of the file, in order.
     fn fields(&self) -> &[String];
+    /// Each field's type as the file declares it.
+    fn field_types(&self) -> Vec<String> {
+        vec!["text".to_owned(); self.fields().len()]
+    }
+    /// Reads only these fields from the next chunk on.
+    fn project(&mut self, fields: &[usize]);
     /// The next chunk; `None` at the end.
     fn next_chunk(&mut self) -> Result<Option<Chunk>>;
 }
@@ -87,6 +98,14 @@ impl<R: ChunkReader> Iterator for Chunks<R> {
 impl<R: ChunkReader> Source for Chunks<R> {
     fn fields(&self) -> &[String] {
         self.reader.fields()
+    }
+
+    fn field_types(&self) -> Vec<String> {
+        self.reader.field_types()
+    }
+
+    fn project(&mut self, fields: &[usize]) {
+        self.reader.project(fields);
     }
 }
 
@@ -144,13 +163,13 @@ impl SourceFile {
     }
 }
 
-/// Opens a source for reading. `needed` lists the fields the job reads, so columnar
-/// sources read only those.
-pub fn open(file: &SourceFile, options: &SourceOptions, needed: &[String]) -> Result<Box<dyn Source>> {
+/// Opens a source for reading: its fields are known (a header, a footer, a COPY line);
+/// no row is read yet.
+pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Box<dyn Source>> {
     Ok(match file.format {
         FormatKind::Csv => chunks(csv::Csv::open(file, options)?),
         FormatKind::PgDump => chunks(dump::Dump::open(file, options)?),
-        FormatKind::Parquet => chunks(parquet::Parquet::open(file, options, needed)?),
+        FormatKind::Parquet => chunks(parquet::Parquet::open(file, options)?),
     })
 }
 
@@ -228,6 +247,13 @@ pub fn open_text(
         BufReader::with_capacity(1 << 16, Box::new(file))
     };
     let start = stream.fill_buf().map_err(read_error)?;
+    if start.starts_with(&PARQUET_MAGIC) {
+        return Err(Error::config(format!(
+            "{}: the file is Parquet (it starts with \"PAR1\"), not text: read it as Parquet \
+             ([source] format = \"parquet\", or a .parquet name)",
+            source.display
+        )));
+    }
     let utf16_bom = start.starts_with(&[0xFF, 0xFE]) || start.starts_with(&[0xFE, 0xFF]);
     if encoding.is_none() && !utf16_bom {
         return Ok(Box::new(stream));
@@ -286,6 +312,38 @@ impl<D: Read> Read for Decoded<D> {
             })
     }
 }
+
+/// Which fields of a text source are kept: for each field, its column in the chunk.
+#[derive(Debug, Clone)]
+pub(crate) struct Kept {
+    pub(crate) names: Vec<String>,
+    pub(crate) slots: Vec<Option<usize>>,
+}
+
+impl Kept {
+    /// Every field kept.
+    pub(crate) fn all(fields: &[String]) -> Self {
+        Kept {
+            names: fields.to_vec(),
+            slots: (0..fields.len()).map(Some).collect(),
+        }
+    }
+
+    /// Only `project` (indices into `fields`, ascending) kept.
+    pub(crate) fn only(fields: &[String], project: &[usize]) -> Self {
+        let mut slots = vec![None; fields.len()];
+        for (column, index) in project.iter().enumerate() {
+            slots[*index] = Some(column);
+        }
+        Kept {
+            names: project.iter().map(|i| fields[*i].clone()).collect(),
+            slots,
+        }
+    }
+}
+
+/// Magic bytes at both ends of a Parquet file.
+pub(crate) const PARQUET_MAGIC: [u8; 4] = *b"PAR1";
 
 /// Builds `Utf8` columns row by row, then a batch whose fields are named.
 pub(crate) struct TextColumns {

@@ -17,7 +17,10 @@ pub struct Parquet {
     file: Blob,
     metadata: ArrowReaderMetadata,
     projection: ProjectionMask,
+    /// Every root field of the file.
     fields: Vec<String>,
+    /// The fields read (all until [`ChunkReader::project`]).
+    projected: Vec<String>,
     display: String,
     chunk_rows: usize,
     max_row_group_bytes: u64,
@@ -28,36 +31,19 @@ pub struct Parquet {
 
 impl Parquet {
     /// Opens the file and reads its footer.
-    pub fn open(file: &SourceFile, options: &SourceOptions, needed: &[String]) -> Result<Self> {
+    pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Self> {
         let handle = open_blob(file)?;
-        let bad = |problem: String| -> Error {
-            RowError {
-                location: Location {
-                    file: file.display.clone(),
-                    position: None,
-                },
-                column: None,
-                value: None,
-                problem,
-            }
-            .into()
+        let metadata = match ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new()) {
+            Ok(metadata) => metadata,
+            Err(error) => return Err(not_parquet(&handle, &file.display, &error)),
         };
-        let metadata = ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new())
-            .map_err(|error| bad(format!("not a readable Parquet file: {error}")))?;
-        let schema = metadata.schema().clone();
-        let indices: Vec<usize> = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| needed.iter().any(|n| n == f.name()))
-            .map(|(i, _)| i)
-            .collect();
-        let fields = indices.iter().map(|i| schema.field(*i).name().clone()).collect();
-        let projection = ProjectionMask::roots(metadata.parquet_schema(), indices);
+        let fields: Vec<String> = metadata.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let projection = ProjectionMask::all();
         Ok(Parquet {
             file: handle,
             metadata,
             projection,
+            projected: fields.clone(),
             fields,
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
@@ -98,7 +84,7 @@ impl Parquet {
                         c.column_path()
                             .parts()
                             .first()
-                            .is_some_and(|root| self.fields.contains(root))
+                            .is_some_and(|root| self.projected.contains(root))
                     })
                     .map(parquet::file::metadata::ColumnChunkMetaData::compressed_size)
                     .sum();
@@ -148,7 +134,63 @@ impl ChunkReader for Parquet {
         &self.fields
     }
 
+    fn field_types(&self) -> Vec<String> {
+        self.metadata
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.data_type().to_string())
+            .collect()
+    }
+
+    fn project(&mut self, fields: &[usize]) {
+        self.projection = ProjectionMask::roots(self.metadata.parquet_schema(), fields.iter().copied());
+        self.projected = fields.iter().map(|i| self.fields[*i].clone()).collect();
+    }
+
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         Parquet::next_chunk(self)
+    }
+}
+
+/// The error for a file that is not readable Parquet, saying what it looks like when its
+/// first bytes tell: text (a CSV file?) or a compressed stream is a configuration error
+/// (the job reads it with the wrong format); anything else is a damaged file (bad data).
+fn not_parquet(handle: &Blob, display: &str, error: &parquet::errors::ParquetError) -> Error {
+    use parquet::file::reader::{ChunkReader as _, Length as _};
+    let head = handle
+        .get_bytes(0, usize::try_from(handle.len().min(256)).unwrap_or(256))
+        .unwrap_or_default();
+    let looks = if head.starts_with(&[0x1f, 0x8b]) {
+        Some("a gzip stream".to_owned())
+    } else if head.starts_with(b"BZh") {
+        Some("a bzip2 stream".to_owned())
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some("a zstd stream".to_owned())
+    } else {
+        let text = String::from_utf8_lossy(&head);
+        let line = text.lines().next().unwrap_or_default();
+        let printable =
+            !head.is_empty() && !text.contains('\u{fffd}') && line.chars().all(|c| !c.is_control() || c == '\t');
+        printable.then(|| {
+            let line: String = line.chars().take(60).collect();
+            format!("text, starting {line:?} (CSV?)")
+        })
+    };
+    match looks {
+        Some(looks) => Error::config(format!(
+            "{display}: not a Parquet file: it looks like {looks}; read it as text \
+             ([source] format = \"csv\", or a .csv name)"
+        )),
+        None => RowError {
+            location: Location {
+                file: display.to_owned(),
+                position: None,
+            },
+            column: None,
+            value: None,
+            problem: format!("not a readable Parquet file: {error}"),
+        }
+        .into(),
     }
 }

@@ -1,7 +1,7 @@
 //! The `pgbatch` command line: parse arguments, set up logging and progress bars, call the
 //! library, print the summary, and turn errors into sysexits codes. Nothing else.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -43,6 +43,16 @@ struct Cli {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     store_timeout: u64,
+    /// Seconds a load waits for another load of the same table before it gives up with
+    /// exit 75 (to be retried), naming the other.
+    #[arg(
+        long,
+        global = true,
+        env = "PGBATCH_LOCK_WAIT",
+        default_value_t = 600,
+        value_name = "SECONDS"
+    )]
+    lock_wait: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -93,6 +103,9 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
+    /// Print the exit codes, which of them are worth a retry, and how every SQLSTATE class
+    /// maps to one (`--json`: one object, for job definitions and alerts).
+    ExitCodes,
 }
 
 #[derive(clap::Args)]
@@ -159,7 +172,13 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
-    match runtime.block_on(run(cli)) {
+    // A panic is a bug: it exits 70 with its message (printed by the panic hook above it),
+    // never with a signal, and never as a code AWS Batch would retry.
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(run(cli)))).unwrap_or_else(|panic| {
+            Err(pgbatch::ErrorKind::Internal(format!("panicked: {}", pgbatch::error::panic_message(&*panic))).into())
+        });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             if json {
@@ -170,7 +189,8 @@ fn main() -> ExitCode {
                     "exit_code": error.exit_code(),
                     "retryable": error.is_retryable(),
                 });
-                println!("{line}");
+                // Not println!: stdout may be a pipe that closed (the panic that brought us here).
+                let _ = writeln!(std::io::stdout(), "{line}");
             }
             eprintln!("pgbatch: error: {error}");
             ExitCode::from(error.exit_code())
@@ -226,6 +246,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                     force: args.force,
                     dry_run: false,
                     store: store.clone(),
+                    lock_wait: Some(std::time::Duration::from_secs(cli.lock_wait)),
                 },
                 cli.json,
             )
@@ -240,6 +261,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                     force,
                     dry_run: false,
                     store: store.clone(),
+                    lock_wait: Some(std::time::Duration::from_secs(cli.lock_wait)),
                 },
                 cli.json,
             )
@@ -254,6 +276,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                     force: true,
                     dry_run: true,
                     store: store.clone(),
+                    lock_wait: Some(std::time::Duration::from_secs(cli.lock_wait)),
                 },
                 cli.json,
             )
@@ -271,6 +294,10 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                 )
             })?;
             serve(&options, &args, &[]).await
+        }
+        Command::ExitCodes => {
+            print_exit_codes(cli.json);
+            Ok(())
         }
         Command::Batches { limit } => {
             let client = connect().await?;
@@ -393,6 +420,35 @@ async fn load(
     let summary = pipeline::load(&mut client, &spec, files, options, progress()).await?;
     print_summary(&summary, json);
     Ok(())
+}
+
+fn print_exit_codes(json: bool) {
+    use pgbatch::error::codes::{EXIT_CODES, SQLSTATES};
+    // A reader that stops early (`| head`) is no error.
+    let mut out = std::io::stdout().lock();
+    if json {
+        let retryable: Vec<u8> = EXIT_CODES.iter().filter(|e| e.retryable).map(|e| e.code).collect();
+        let table = serde_json::json!({
+            "exit_codes": EXIT_CODES.as_slice(),
+            "retryable": retryable,
+            "sqlstates": SQLSTATES.as_slice(),
+            "sqlstate_default": exit::SOFTWARE,
+        });
+        let _ = writeln!(out, "{table}");
+        return;
+    }
+    for code in EXIT_CODES {
+        let retry = if code.retryable { "retry" } else { "no retry" };
+        let _ = writeln!(out, "{:>3}  {:<12} {:<9} {}", code.code, code.name, retry, code.meaning);
+    }
+    let _ = writeln!(
+        out,
+        "\nSQLSTATE (a code, else its class; any other: {}):",
+        exit::SOFTWARE
+    );
+    for state in SQLSTATES {
+        let _ = writeln!(out, "  {:<6} {:>3}  {}", state.sqlstate, state.exit_code, state.meaning);
+    }
 }
 
 fn print_summary(summary: &Summary, json: bool) {

@@ -3,10 +3,12 @@
 
 use tokio_postgres::GenericClient;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 // language=PostgreSQL
 const LOCK_TARGET_SQL: &str = include_str!("../../sql/ledger/lock_target.sql");
+const TRY_LOCK_TARGET_SQL: &str = include_str!("../../sql/ledger/try_lock_target.sql");
+const LOCK_HOLDER_SQL: &str = include_str!("../../sql/ledger/lock_holder.sql");
 const FIND_SQL: &str = include_str!("../../sql/ledger/find_batch.sql");
 const SAME_SOURCES_SQL: &str = include_str!("../../sql/ledger/same_sources.sql");
 const RECORD_SQL: &str = include_str!("../../sql/ledger/record_batch.sql");
@@ -69,13 +71,57 @@ pub struct Batch {
 }
 
 /// Takes the advisory lock that serialises loads of `target` until the transaction ends.
-pub async fn lock_target(client: &impl GenericClient, target: &str) -> Result<()> {
-    client
-        .execute(LOCK_TARGET_SQL, &[&target])
-        .await
-        .map_err(|error| Error::db(format!("locking target {target:?}"), error))?;
-    Ok(())
+pub async fn lock_target(client: &impl GenericClient, target: &str, wait: Option<std::time::Duration>) -> Result<()> {
+    let Some(wait) = wait else {
+        client
+            .execute(LOCK_TARGET_SQL, &[&target])
+            .await
+            .map_err(|error| Error::db(format!("locking target {target:?}"), error))?;
+        return Ok(());
+    };
+    // Polled rather than waited on under lock_timeout, so that a load that gives up can
+    // still ask who holds the lock: a timed-out wait would abort the transaction.
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let row = client
+            .query_one(TRY_LOCK_TARGET_SQL, &[&target])
+            .await
+            .map_err(|error| Error::db(format!("locking target {target:?}"), error))?;
+        if row.get::<_, bool>(0) {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            let holder = client
+                .query_opt(LOCK_HOLDER_SQL, &[&target])
+                .await
+                .map_err(|error| Error::db("asking who holds the load lock", error))?
+                .map_or_else(
+                    || "another load (gone by now)".to_owned(),
+                    |row| {
+                        format!(
+                            "backend {} ({:?} from {}, in a transaction since {})",
+                            row.get::<_, i32>(0),
+                            row.get::<_, String>(1),
+                            row.get::<_, String>(2),
+                            row.get::<_, String>(3)
+                        )
+                    },
+                );
+            return Err(ErrorKind::Busy {
+                context: format!("locking target {target:?}"),
+                message: format!(
+                    "another load of it still runs after {} s (--lock-wait): {holder}",
+                    wait.as_secs()
+                ),
+            }
+            .into());
+        }
+        tokio::time::sleep(LOCK_POLL.min(deadline.saturating_duration_since(std::time::Instant::now()))).await;
+    }
 }
+
+/// How often a load waiting for another load of its target asks again.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The id and commit time of an earlier batch of `job` with the same content.
 pub async fn find(client: &impl GenericClient, job: &str, content_hash: &ContentHash) -> Result<Option<(i64, String)>> {

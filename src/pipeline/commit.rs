@@ -6,7 +6,7 @@
 
 use tokio_postgres::Transaction;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::job::{Ident, Job, Mode};
 
 // language=PostgreSQL
@@ -16,6 +16,7 @@ const UPSERT_SQL: &str = include_str!("../../sql/modes/upsert.sql");
 const INSERT_NEW_SQL: &str = include_str!("../../sql/modes/insert_new.sql");
 const DELETE_ALL_SQL: &str = include_str!("../../sql/modes/delete_all.sql");
 const DELETE_COVERED_SQL: &str = include_str!("../../sql/modes/delete_covered.sql");
+const DUPLICATE_KEY_SQL: &str = include_str!("../../sql/modes/duplicate_key.sql");
 
 /// The table COPY writes into for this job: the target itself for `append`, else the stage.
 pub fn copy_table(job: &Job) -> String {
@@ -108,8 +109,8 @@ pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(Stri
             rows_loaded: copied,
             rows_deleted: 0,
         },
-        Mode::Upsert { .. } => Merged {
-            rows_loaded: run(render(UPSERT_SQL, job), "upserting the batch").await?,
+        Mode::Upsert { key } => Merged {
+            rows_loaded: upsert(tx, job, key).await?,
             rows_deleted: 0,
         },
         Mode::InsertNew { .. } => Merged {
@@ -141,6 +142,41 @@ pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(Stri
 }
 
 /// The inclusive ranges the file names declare for a `replace_covered` job.
+/// Upserts the staged batch. A key the batch holds twice fails the statement (SQLSTATE
+/// 21000, which names no key); the merge runs under a savepoint so that the batch can then
+/// be asked which key it was.
+async fn upsert(tx: &Transaction<'_>, job: &Job, key: &[Ident]) -> Result<u64> {
+    tx.batch_execute("SAVEPOINT pgbatch_merge")
+        .await
+        .map_err(|error| Error::db("upserting the batch (upsert mode)", error))?;
+    let error = match tx.execute(render(UPSERT_SQL, job).as_str(), &[]).await {
+        Ok(rows) => return Ok(rows),
+        Err(error) => error,
+    };
+    if error.code() != Some(&tokio_postgres::error::SqlState::CARDINALITY_VIOLATION) {
+        return Err(Error::db("upserting the batch (upsert mode)", error));
+    }
+    let found = async {
+        tx.batch_execute("ROLLBACK TO SAVEPOINT pgbatch_merge").await?;
+        tx.query_opt(render(DUPLICATE_KEY_SQL, job).as_str(), &[]).await
+    }
+    .await
+    .map_err(|error| Error::db("finding the key the batch holds twice", error))?;
+    let Some(row) = found else {
+        return Err(Error::db("upserting the batch (upsert mode)", error));
+    };
+    let (value, times): (String, i64) = (row.get(0), row.get(1));
+    Err(ErrorKind::Rejected {
+        context: "upserting the batch (upsert mode)".into(),
+        message: format!(
+            "the batch holds key ({}) = {value} {times} times, and an upsert takes each key once \
+             (remove the duplicates, or use mode \"insert_new\", which keeps the first)",
+            idents(key)
+        ),
+    }
+    .into())
+}
+
 pub fn cover_ranges(job: &Job, file_names: &[String]) -> Vec<(String, String)> {
     let Mode::ReplaceCovered(cover) = &job.mode else {
         return Vec::new();

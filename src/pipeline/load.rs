@@ -13,7 +13,7 @@ use futures_util::SinkExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Transaction;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, panic_message};
 use crate::job::Job;
 use crate::pipeline::Progress;
 use crate::pipeline::bind::Binding;
@@ -113,9 +113,12 @@ pub async fn copy(
     .await;
     // On error, dropping the receiver stops the reader at its next chunk.
     drop(pending);
-    let joined = tokio::task::spawn_blocking(move || producer.join()).await;
-    if !matches!(joined, Ok(Ok(()))) {
-        return Err(ErrorKind::Internal("the reader thread panicked".into()).into());
+    match tokio::task::spawn_blocking(move || producer.join()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(panic)) => {
+            return Err(ErrorKind::Internal(format!("the reader thread panicked: {}", panic_message(&*panic))).into());
+        }
+        Err(error) => return Err(ErrorKind::Internal(format!("the reader thread panicked: {error}")).into()),
     }
     result
 }
@@ -158,18 +161,25 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
             let conformer = conformer.clone();
             let encoder = encoder.clone();
             rayon::spawn(move || {
-                let result = conformer.conform(&chunk).and_then(|conformed| {
-                    let mut out = BytesMut::with_capacity(conformed.batch.get_array_memory_size());
-                    encoder
-                        .encode(&conformed.batch, &mut out)
-                        .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))?;
-                    Ok(Encoded {
-                        file: index,
-                        bytes: out.freeze(),
-                        rows_read: conformed.rows_read,
-                        rows_written: conformed.batch.num_rows() as u64,
-                        rows_skipped: conformed.rows_skipped,
+                // A panic here would abort the process from rayon's thread: it becomes the
+                // batch's error instead (exit 70), and the batch rolls back.
+                let work = std::panic::AssertUnwindSafe(|| {
+                    conformer.conform(&chunk).and_then(|conformed| {
+                        let mut out = BytesMut::with_capacity(conformed.batch.get_array_memory_size());
+                        encoder
+                            .encode(&conformed.batch, &mut out)
+                            .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))?;
+                        Ok(Encoded {
+                            file: index,
+                            bytes: out.freeze(),
+                            rows_read: conformed.rows_read,
+                            rows_written: conformed.batch.num_rows() as u64,
+                            rows_skipped: conformed.rows_skipped,
+                        })
                     })
+                });
+                let result = std::panic::catch_unwind(work).unwrap_or_else(|panic| {
+                    Err(ErrorKind::Internal(format!("a conform worker panicked: {}", panic_message(&*panic))).into())
                 });
                 let _ = sender.send(result);
             });

@@ -50,6 +50,8 @@ pub struct LoadOptions {
     pub dry_run: bool,
     /// How `s3://` and `http(s)://` sources are reached.
     pub store: StoreOptions,
+    /// How long to wait for another load of the same target; `None`: as long as it takes.
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 /// What happened to a batch.
@@ -555,7 +557,7 @@ pub async fn load(
         .transaction()
         .await
         .map_err(|error| Error::db("starting the batch transaction", error))?;
-    ledger::lock_target(&tx, &job.table).await?;
+    ledger::lock_target(&tx, &job.table, options.lock_wait).await?;
     let already_loaded = |earlier: i64, committed_at: &str, hash: &str| {
         tracing::info!(job = %job.name, batch_id = earlier, %committed_at, "Batch already loaded.");
         let mut done = summary(Status::AlreadyLoaded, Some(earlier), hash);

@@ -39,7 +39,7 @@ pub async fn run(client: &mut Client, spec: &Spec, options: LoadOptions) -> Resu
         .transaction()
         .await
         .map_err(|error| Error::db("starting the transform transaction", error))?;
-    ledger::lock_target(&tx, &spec.raw.table).await?;
+    ledger::lock_target(&tx, &spec.raw.table, options.lock_wait).await?;
     let row = tx
         .query_one(text.as_str(), &[&spec.name])
         .await

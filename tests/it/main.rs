@@ -18,6 +18,9 @@ mod nasty;
 /// The `pgbatch` binary: exit codes, messages, JSON lines.
 mod cli;
 
+/// Exit codes per failure class, through the binary.
+mod exits;
+
 /// One column-matching rule for every format; no column left NULL without the job saying so.
 mod mapping;
 

@@ -5,6 +5,8 @@
 //! ARCHITECTURE.md lists them) and [`Error::is_retryable`]. Both are one exhaustive
 //! `match`, so a new variant forces a decision.
 
+pub mod codes;
+
 use std::fmt;
 use std::path::PathBuf;
 
@@ -20,6 +22,8 @@ pub mod exit {
     pub const NO_INPUT: u8 = 66;
     /// The database (or a store) cannot be reached.
     pub const UNAVAILABLE: u8 = 69;
+    /// An internal error (a bug, a panic); retrying cannot help.
+    pub const SOFTWARE: u8 = 70;
     /// A temporary failure; retry later.
     pub const TEMP_FAIL: u8 = 75;
     /// The configuration (job spec, migrations, connection settings) is wrong.
@@ -122,6 +126,9 @@ pub enum ErrorKind {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// Another process holds what this one needs, past the time it may wait.
+    #[error("{context}: {message}")]
+    Busy { context: String, message: String },
     /// A worker thread failed in a way that should not happen.
     #[error("internal error: {0}")]
     Internal(String),
@@ -153,6 +160,15 @@ pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+/// What a panic said, for the internal error that reports it.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// The error of every fallible function in this crate.
@@ -240,30 +256,15 @@ impl Error {
             },
             ErrorKind::Config { .. } => exit::CONFIG,
             ErrorKind::Unavailable { .. } | ErrorKind::Store { .. } => exit::UNAVAILABLE,
-            ErrorKind::Database { .. } => exit_code_for_sqlstate(self.sqlstate().unwrap_or("")),
-            ErrorKind::Internal(_) => exit::TEMP_FAIL,
+            ErrorKind::Database { .. } => codes::for_sqlstate(self.sqlstate().unwrap_or("")),
+            ErrorKind::Busy { .. } => exit::TEMP_FAIL,
+            ErrorKind::Internal(_) => exit::SOFTWARE,
         }
     }
 
     /// Whether running the same command again may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self.exit_code(), exit::UNAVAILABLE | exit::TEMP_FAIL)
-    }
-}
-
-/// Classifies a SQLSTATE by its class (the first two characters).
-/// See <https://www.postgresql.org/docs/current/errcodes-appendix.html>.
-fn exit_code_for_sqlstate(code: &str) -> u8 {
-    match code.get(..2).unwrap_or("") {
-        // data exception, integrity constraint violation
-        "22" | "23" => exit::DATA,
-        // connection exception, operator intervention (shutdown), system error
-        "08" | "57" | "58" => exit::UNAVAILABLE,
-        // auth, invalid catalog (database does not exist), undefined objects, syntax
-        "28" | "3D" | "3F" | "42" => exit::CONFIG,
-        // insufficient resources (53), transaction rollback: serialization, deadlock (40),
-        // lock timeout (55), and anything unknown: worth a retry
-        _ => exit::TEMP_FAIL,
+        codes::is_retryable(self.exit_code())
     }
 }
 
@@ -288,15 +289,5 @@ mod tests {
         );
         assert_eq!(error.exit_code(), exit::DATA);
         assert!(!error.is_retryable());
-    }
-
-    #[test]
-    fn sqlstate_classes_map_to_sysexits() {
-        assert_eq!(exit_code_for_sqlstate("23503"), exit::DATA);
-        assert_eq!(exit_code_for_sqlstate("08006"), exit::UNAVAILABLE);
-        assert_eq!(exit_code_for_sqlstate("57P01"), exit::UNAVAILABLE);
-        assert_eq!(exit_code_for_sqlstate("40P01"), exit::TEMP_FAIL);
-        assert_eq!(exit_code_for_sqlstate("42P01"), exit::CONFIG);
-        assert_eq!(exit_code_for_sqlstate("3D000"), exit::CONFIG);
     }
 }

@@ -1,0 +1,238 @@
+//! Exit codes AWS Batch can trust: each class of failure through the binary, with its code,
+//! its message, and nothing committed. The table itself is checked against the README's.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::{code, pgbatch, stderr};
+use crate::pg::{TestDb, cluster, repo};
+
+fn job(dir: &Path, name: &str, toml: &str) -> String {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, toml).unwrap();
+    path.display().to_string()
+}
+
+fn file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn exit_codes_json_is_the_readme_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgbatch(dir.path(), None, &["exit-codes", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ours: Vec<(u64, bool)> = table["exit_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["code"].as_u64().unwrap(), c["retryable"].as_bool().unwrap()))
+        .collect();
+    // The README's table: `| code | meaning | retry? |`, "yes" for a retry.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let documented: Vec<(u64, bool)> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("### Exit codes"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            Some((cells.get(1)?.parse().ok()?, *cells.get(3)? == "yes"))
+        })
+        .collect();
+    assert_eq!(ours, documented);
+    assert_eq!(table["retryable"], serde_json::json!([69, 75]));
+    let sqlstate = |code: &str| {
+        table["sqlstates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["sqlstate"] == code)
+            .map(|s| s["exit_code"].as_u64().unwrap())
+    };
+    assert_eq!(sqlstate("21"), Some(65));
+    assert_eq!(sqlstate("40"), Some(75));
+    assert_eq!(sqlstate("42"), Some(78));
+}
+
+#[test]
+fn a_key_twice_in_an_upsert_batch_is_bad_data_naming_the_key() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    db.query("CREATE TABLE kv (k integer PRIMARY KEY, v text)");
+    let spec = job(dir.path(), "kv", "table = \"kv\"\nmode = \"upsert\"\nkey = [\"k\"]\n");
+    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n2,b\n1,c\n");
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", &spec, &csv]);
+    let message = stderr(&out);
+    assert_eq!(code(&out), 65, "{message}");
+    assert!(
+        message.contains(r#"the batch holds key ("k") = (1) 2 times, and an upsert takes each key once"#),
+        "{message}"
+    );
+    assert_eq!(db.query("SELECT count(*) FROM kv"), "0");
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+}
+
+#[test]
+fn rows_the_database_refuses_are_bad_data() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    db.query(
+        "CREATE TABLE kv (k integer CHECK (k > 0), v text);
+         CREATE FUNCTION no_x() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN IF NEW.v = 'x' THEN RAISE EXCEPTION 'v may not be x (row k=%)', NEW.k; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER no_x BEFORE INSERT ON kv FOR EACH ROW EXECUTE FUNCTION no_x();",
+    );
+    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
+    for (name, text, expected) in [
+        ("raise.csv", "k,v\n1,a\n2,x\n", "v may not be x (row k=2)"),
+        (
+            "check.csv",
+            "k,v\n1,a\n0,b\n",
+            "violates check constraint \"kv_k_check\"",
+        ),
+    ] {
+        let csv = file(dir.path(), name, text);
+        let out = pgbatch(dir.path(), Some(&db.url()), &["load", &spec, &csv]);
+        let message = stderr(&out);
+        assert_eq!(code(&out), 65, "{name}: {message}");
+        assert!(message.contains(expected), "{name}: {message}");
+    }
+    assert_eq!(db.query("SELECT count(*) FROM kv"), "0");
+}
+
+/// A session that holds an exclusive lock on `table` until dropped.
+struct Locker(Child, String);
+
+impl Locker {
+    fn hold(db: &TestDb, table: &str) -> Self {
+        Self::run(
+            db,
+            &format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),
+            &format!("relation = '{table}'::regclass AND mode = 'AccessExclusiveLock'"),
+        )
+    }
+
+    /// Holds the lock that loads of `table` take (an advisory lock, as a load holds it).
+    fn load_lock(db: &TestDb, table: &str) -> Self {
+        Self::run(
+            db,
+            &format!("SELECT pg_advisory_xact_lock(hashtextextended('pgbatch:load:{table}', 0))"),
+            "locktype = 'advisory'",
+        )
+    }
+
+    fn run(db: &TestDb, take: &str, held: &str) -> Self {
+        let mut child = Command::new("psql")
+            .args(["-X", "-q", "-d", &db.url()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(
+            child.stdin.as_mut().unwrap(),
+            "SET application_name = 'locker'; BEGIN; {take}; SELECT pg_sleep(60);"
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while db.query(&format!(
+            "SELECT count(*) FROM pg_locks WHERE {held} AND granted AND database = \
+             (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )) != "1"
+        {
+            assert!(Instant::now() < deadline, "the locking session did not take its lock");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Locker(child, db.name.clone())
+    }
+}
+
+impl Drop for Locker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        // The server side would sleep on, holding the lock, until it next wrote to psql.
+        cluster().psql(
+            &self.1,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'locker' AND datname = current_database()",
+        );
+    }
+}
+
+#[test]
+fn a_lock_timeout_is_a_temporary_failure() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    db.query("CREATE TABLE kv (k integer, v text)");
+    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
+    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
+    let _locker = Locker::hold(&db, "kv");
+    let url = format!("{} options='-c lock_timeout=500'", db.url());
+    let out = pgbatch(dir.path(), Some(&url), &["load", &spec, &csv]);
+    let message = stderr(&out);
+    assert_eq!(code(&out), 75, "{message}");
+    assert!(message.contains("lock timeout"), "{message}");
+}
+
+#[test]
+fn a_terminated_connection_is_unavailable() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    db.query("CREATE TABLE kv (k integer, v text)");
+    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
+    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
+    let locker = Locker::hold(&db, "kv");
+    let load = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
+        .args(["load", &spec, &csv])
+        .env("DATABASE_URL", db.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The load waits on the lock; the administrator terminates it there.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.query(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = 'pgbatch' AND wait_event_type = 'Lock' AND datname = current_database()",
+    ) != "1"
+    {
+        assert!(Instant::now() < deadline, "the load never waited on the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = load.wait_with_output().unwrap();
+    drop(locker);
+    let message = stderr(&out);
+    assert_eq!(code(&out), 69, "{message}");
+    assert_eq!(db.query("SELECT count(*) FROM kv"), "0");
+}
+
+#[test]
+fn a_load_waiting_on_another_gives_up_after_lock_wait_naming_it() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    db.query("CREATE TABLE kv (k integer, v text)");
+    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
+    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
+    let locker = Locker::load_lock(&db, "kv");
+    let started = Instant::now();
+    let out = pgbatch(dir.path(), Some(&db.url()), &["--lock-wait", "1", "load", &spec, &csv]);
+    let message = stderr(&out);
+    assert_eq!(code(&out), 75, "{message}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        message.contains(r#"locking target "kv": another load of it still runs after 1 s (--lock-wait): backend "#)
+            && message.contains(r#"("locker" from a local socket"#),
+        "{message}"
+    );
+    drop(locker);
+    // Once the other is done, the same load goes through.
+    let out = pgbatch(dir.path(), Some(&db.url()), &["--lock-wait", "1", "load", &spec, &csv]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.query("SELECT count(*) FROM kv"), "1");
+}

@@ -2,24 +2,12 @@
 //! its message, and nothing committed. The table itself is checked against the README's.
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cli::{code, pgbatch, stderr};
+use crate::mapping::{file, job_file as job};
 use crate::pg::{TestDb, cluster, repo};
-
-fn job(dir: &Path, name: &str, toml: &str) -> String {
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, toml).unwrap();
-    path.display().to_string()
-}
-
-fn file(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
 
 #[test]
 fn exit_codes_json_is_the_readme_table() {

@@ -223,13 +223,15 @@ fn run(db: &TestDb, dir: &Path, args: &[&str]) -> (i32, serde_json::Value, Strin
     (crate::cli::code(&out), json, crate::cli::stderr(&out))
 }
 
-fn job_file(dir: &Path, name: &str, toml: &str) -> String {
+/// A job file in `dir`, by its path.
+pub(crate) fn job_file(dir: &Path, name: &str, toml: &str) -> String {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml).unwrap();
     path.display().to_string()
 }
 
-fn file(dir: &Path, name: &str, text: &str) -> String {
+/// A data file in `dir`, by its path.
+pub(crate) fn file(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path.display().to_string()

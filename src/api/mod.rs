@@ -31,7 +31,6 @@ use futures_util::StreamExt as _;
 use futures_util::future::join_all;
 use sha2::Digest as _;
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::NoTls;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::db::ConnectOptions;
@@ -125,7 +124,7 @@ impl Api {
         config.options(&startup);
         let manager = Manager::from_config(
             config,
-            NoTls,
+            connect.tls_connector()?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -137,7 +136,11 @@ impl Api {
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
             .map_err(|error| Error::config(format!("database pool: {error}")))?;
-        let client = pool.get().await.map_err(|error| pool_error(connect.dbname(), error))?;
+        let client = pool.get().await.map_err(|error| match error {
+            // A certificate that does not verify is a configuration error, saying which check.
+            deadpool_postgres::PoolError::Backend(source) => connect.connect_error(source),
+            other => pool_error(connect.dbname(), other),
+        })?;
         let mut served = Vec::new();
         let mut problems = Vec::new();
         for route in routes {

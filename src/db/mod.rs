@@ -4,12 +4,16 @@
 pub mod catalog;
 pub mod ledger;
 pub mod migrate;
+pub mod tls;
 
 use std::time::Duration;
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::config::{Host, SslMode as DriverSslMode};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, NoTls, Socket};
 
 use crate::error::{Error, Result};
+use tls::{SslMode, TlsOptions};
 
 /// The libpq variables pgbatch reads, in the order libpq documents them.
 /// See <https://www.postgresql.org/docs/current/libpq-envars.html>.
@@ -18,16 +22,26 @@ const PG_VARS: [&str; 6] = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATAB
 /// How long a connection attempt may take before the database counts as unavailable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The TLS settings libpq reads from the connection string, which the driver does not.
+const TLS_KEYS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
+
 /// Connection settings, from a URL or key/value string, or from the environment.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
     config: Config,
+    tls: TlsOptions,
 }
 
 impl ConnectOptions {
-    /// Parses a `postgres://` URL or a libpq key/value string.
+    /// Parses a `postgres://` URL or a libpq key/value string. TLS settings missing from it
+    /// come from `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`, as in libpq.
     pub fn parse(url: &str) -> Result<Self> {
-        let mut config: Config = url
+        Self::parse_with(url, &env_lookup)
+    }
+
+    fn parse_with(url: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let (rest, given) = split_tls(url);
+        let mut config: Config = rest
             .parse()
             .map_err(|error| Error::config(format!("DATABASE_URL is not a valid connection string: {error}")))?;
         if config.get_connect_timeout().is_none() {
@@ -39,7 +53,28 @@ impl ConnectOptions {
         if config.get_user().is_none() {
             config.user(default_user());
         }
-        Ok(Self { config })
+        let setting = |key: &str| {
+            given
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .or_else(|| lookup(&format!("PG{}", key.to_ascii_uppercase())))
+        };
+        let tls = tls_options(&setting)?;
+        Ok(Self::with_tls(config, tls))
+    }
+
+    /// Settles the driver's own TLS mode from ours: no TLS on Unix sockets (as libpq),
+    /// `prefer` as the driver does it, TLS required from `require` on.
+    fn with_tls(mut config: Config, tls: TlsOptions) -> Self {
+        let sockets_only = config.get_hosts().iter().all(|h| matches!(h, Host::Unix(_)));
+        config.ssl_mode(match tls.mode {
+            _ if sockets_only => DriverSslMode::Disable,
+            SslMode::Disable | SslMode::Allow => DriverSslMode::Disable,
+            SslMode::Prefer => DriverSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => DriverSslMode::Require,
+        });
+        Self { config, tls }
     }
 
     /// Reads `DATABASE_URL`, else the libpq `PG*` variables. `None` when neither is set:
@@ -71,7 +106,8 @@ impl ConnectOptions {
         }
         config.application_name(lookup("PGAPPNAME").unwrap_or_else(|| "pgbatch".into()));
         config.connect_timeout(CONNECT_TIMEOUT);
-        Ok(Some(Self { config }))
+        let tls = tls_options(&|key: &str| lookup(&format!("PG{}", key.to_ascii_uppercase())))?;
+        Ok(Some(Self::with_tls(config, tls)))
     }
 
     /// Builds options for a Unix socket directory (the embedded cluster, tests).
@@ -84,12 +120,38 @@ impl ConnectOptions {
             .dbname(dbname)
             .application_name("pgbatch")
             .connect_timeout(CONNECT_TIMEOUT);
-        Self { config }
+        Self::with_tls(config, TlsOptions::default())
     }
 
-    /// The driver's settings, for pools that make their own connections.
+    /// The driver's settings, for pools that make their own connections (with
+    /// [`ConnectOptions::tls_connector`]).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The TLS settings.
+    pub fn tls(&self) -> &TlsOptions {
+        &self.tls
+    }
+
+    /// The TLS connector for pools; the driver's TLS mode in [`ConnectOptions::config`]
+    /// decides whether it is used. A pool treats `allow` as `disable`.
+    ///
+    /// # Errors
+    ///
+    /// Configuration when a certificate file cannot be read.
+    pub fn tls_connector(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+        self.tls.connector()
+    }
+
+    /// A connection error as the caller should see it: a TLS check that failed is a
+    /// configuration error (78) saying which, anything else the database's error.
+    pub fn connect_error(&self, error: tokio_postgres::Error) -> Error {
+        let context = format!("connecting to database {:?}", self.dbname());
+        match tls::tls_problem(&error, &self.tls) {
+            Some(problem) => Error::config(format!("{context}: {problem}")),
+            None => Error::db(context, error),
+        }
     }
 
     /// The database name, for messages.
@@ -99,18 +161,140 @@ impl ConnectOptions {
 
     /// Opens a connection and drives it on the current tokio runtime.
     pub async fn connect(&self) -> Result<Client> {
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|error| Error::db(format!("connecting to database {:?}", self.dbname()), error))?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::warn!(%error, "Database connection ended with an error.");
+        let opened = if self.config.get_ssl_mode() == DriverSslMode::Disable {
+            let plain = open(&self.config, NoTls).await;
+            match plain {
+                // `allow`: TLS only when the server refuses a plain connection.
+                Err(error)
+                    if self.tls.mode == SslMode::Allow
+                        && error.code()
+                            == Some(&tokio_postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION) =>
+                {
+                    let mut config = self.config.clone();
+                    config.ssl_mode(DriverSslMode::Require);
+                    open(&config, self.tls.connector()?).await
+                }
+                other => other,
             }
-        });
-        Ok(client)
+        } else {
+            open(&self.config, self.tls.connector()?).await
+        };
+        opened.map_err(|error| self.connect_error(error))
     }
+}
+
+/// Connects with `tls` and drives the connection on the current tokio runtime.
+async fn open<T>(config: &Config, tls: T) -> std::result::Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "Database connection ended with an error.");
+        }
+    });
+    Ok(client)
+}
+
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The TLS settings from `setting` (a key of [`TLS_KEYS`] to its value).
+fn tls_options(setting: &dyn Fn(&str) -> Option<String>) -> Result<TlsOptions> {
+    Ok(TlsOptions {
+        mode: setting("sslmode").map_or(Ok(SslMode::default()), |mode| SslMode::parse(&mode))?,
+        root_cert: setting("sslrootcert"),
+        cert: setting("sslcert").map(Into::into),
+        key: setting("sslkey").map(Into::into),
+    })
+}
+
+/// Takes the settings of [`TLS_KEYS`] out of a connection string, a URL
+/// (`postgres://...?sslmode=verify-full`) or key/value pairs (`host=db sslmode=require`),
+/// and returns the rest as it was written.
+fn split_tls(url: &str) -> (String, Vec<(String, String)>) {
+    let mut taken = Vec::new();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let Some((base, query)) = url.split_once('?') else {
+            return (url.to_owned(), taken);
+        };
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let key = decode(key);
+                let tls = TLS_KEYS.contains(&key.as_str());
+                if tls {
+                    taken.push((key, decode(value)));
+                }
+                !tls
+            })
+            .collect();
+        let rest = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        return (rest, taken);
+    }
+    let mut rest = String::new();
+    for (key, value, raw) in key_values(url) {
+        if TLS_KEYS.contains(&key.as_str()) {
+            taken.push((key, value));
+        } else {
+            rest.push_str(raw);
+            rest.push(' ');
+        }
+    }
+    (rest.trim_end().to_owned(), taken)
+}
+
+/// The pairs of a libpq key/value string: key, unquoted value, and the pair as written.
+fn key_values(text: &str) -> Vec<(String, String, &str)> {
+    let mut pairs = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] != b'=' && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = text[start..i].to_owned();
+        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'=') {
+            i += 1;
+        }
+        let mut value = String::new();
+        let quoted = bytes.get(i) == Some(&b'\'');
+        if quoted {
+            i += 1;
+        }
+        while i < bytes.len() {
+            let c = bytes[i];
+            if quoted && c == b'\'' || !quoted && c.is_ascii_whitespace() {
+                break;
+            }
+            if c == b'\\' && i + 1 < bytes.len() {
+                i += 1;
+            }
+            let width = text[i..].chars().next().map_or(1, char::len_utf8);
+            value.push_str(&text[i..i + width]);
+            i += width;
+        }
+        if quoted {
+            i += 1;
+        }
+        if !key.is_empty() {
+            pairs.push((key, value, &text[start..i.min(text.len())]));
+        }
+    }
+    pairs
 }
 
 fn default_user() -> String {
@@ -120,6 +304,35 @@ fn default_user() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_settings_leave_the_string_the_driver_reads() {
+        let (rest, taken) = split_tls(
+            "postgres://u@db.example:5432/app?sslmode=verify-full&application_name=x&sslrootcert=%2Fca%20b.pem",
+        );
+        assert_eq!(rest, "postgres://u@db.example:5432/app?application_name=x");
+        assert_eq!(
+            taken,
+            [
+                ("sslmode".to_owned(), "verify-full".to_owned()),
+                ("sslrootcert".to_owned(), "/ca b.pem".to_owned())
+            ]
+        );
+        let (rest, taken) = split_tls("host=db sslmode = require user=u sslrootcert='/a dir/ca.pem' options='-c x=1'");
+        assert_eq!(rest, "host=db user=u options='-c x=1'");
+        assert_eq!(taken[1], ("sslrootcert".to_owned(), "/a dir/ca.pem".to_owned()));
+        let options = ConnectOptions::parse_with("host=db user=u", &|name| {
+            (name == "PGSSLMODE").then(|| "verify-ca".to_owned())
+        })
+        .unwrap();
+        assert_eq!(options.tls().mode, SslMode::VerifyCa);
+        assert_eq!(options.config().get_ssl_mode(), DriverSslMode::Require);
+        let error = ConnectOptions::parse_with("host=db sslmode=maybe", &|_| None).unwrap_err();
+        assert_eq!(error.exit_code(), crate::error::exit::CONFIG);
+        // Unix sockets never use TLS, whatever the mode.
+        let socket = ConnectOptions::parse_with("host=/run/postgresql sslmode=require", &|_| None).unwrap();
+        assert_eq!(socket.config().get_ssl_mode(), DriverSslMode::Disable);
+    }
 
     #[test]
     fn nothing_set_means_no_database() {

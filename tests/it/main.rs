@@ -18,6 +18,9 @@ mod nasty;
 /// The `pgbatch` binary: exit codes, messages, JSON lines.
 mod cli;
 
+/// TLS to a PostgreSQL with `ssl = on` and certificates made by the test.
+mod tls;
+
 /// Exit codes per failure class, through the binary.
 mod exits;
 

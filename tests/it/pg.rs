@@ -25,12 +25,12 @@ pub struct Cluster {
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
-fn bindir() -> PathBuf {
+pub(crate) fn bindir() -> PathBuf {
     pgbatch::embedded::find_bindir().unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Runs a server binary, as `postgres` when we are root (`PostgreSQL` refuses root).
-fn server_command(bin: &Path, root: bool) -> Command {
+pub(crate) fn server_command(bin: &Path, root: bool) -> Command {
     if root {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(bin);
@@ -40,7 +40,7 @@ fn server_command(bin: &Path, root: bool) -> Command {
     }
 }
 
-fn owner_ids() -> (u32, u32) {
+pub(crate) fn owner_ids() -> (u32, u32) {
     let out = Command::new("id")
         .args(["postgres"])
         .output()

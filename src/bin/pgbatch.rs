@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use pgbatch::api::{self, Api, ApiOptions};
-use pgbatch::db::{ConnectOptions, ledger, migrate};
+use pgbatch::db::{ConnectOptions, Session, ledger, migrate};
 use pgbatch::embedded;
 use pgbatch::error::exit;
 use pgbatch::job::Spec;
@@ -53,11 +53,38 @@ struct Cli {
         value_name = "SECONDS"
     )]
     lock_wait: u64,
+    /// Seconds any one statement of a load or migration may run (a whole COPY is one);
+    /// 0: no limit. Past it the batch rolls back with exit 75.
+    #[arg(
+        long,
+        global = true,
+        env = "PGBATCH_STATEMENT_TIMEOUT",
+        default_value_t = 0,
+        value_name = "SECONDS"
+    )]
+    statement_timeout: u64,
+    /// Seconds a load's transaction may sit idle (a stuck process holding its locks) before
+    /// the server ends it; 0: no limit.
+    #[arg(
+        long,
+        global = true,
+        env = "PGBATCH_IDLE_TIMEOUT",
+        default_value_t = 600,
+        value_name = "SECONDS"
+    )]
+    idle_timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
 
 impl Cli {
+    fn session(&self) -> Session {
+        Session {
+            statement_timeout: std::time::Duration::from_secs(self.statement_timeout),
+            idle_in_transaction_timeout: std::time::Duration::from_secs(self.idle_timeout),
+        }
+    }
+
     fn store(&self) -> StoreOptions {
         StoreOptions {
             s3_endpoint: self.s3_endpoint.clone(),
@@ -216,19 +243,20 @@ fn init_logging() {
     }
 }
 
-async fn connect() -> pgbatch::Result<tokio_postgres::Client> {
+async fn connect(session: &Session) -> pgbatch::Result<tokio_postgres::Client> {
     let options = ConnectOptions::from_env()?.ok_or_else(|| {
         pgbatch::Error::config("no database configured: set DATABASE_URL or the PG* variables (PGHOST, PGUSER, ...)")
     })?;
-    options.connect().await
+    options.with_session(session).connect().await
 }
 
 async fn run(cli: Cli) -> pgbatch::Result<()> {
     let store = cli.store();
+    let session = cli.session();
     match cli.command {
         Command::Migrate { dir } => {
             let migrations = migrate::read_dir(&dir)?;
-            let mut client = connect().await?;
+            let mut client = connect(&session).await?;
             let applied = migrate::run(&mut client, &migrations).await?;
             if cli.json {
                 println!("{}", serde_json::json!({ "status": "migrated", "applied": applied }));
@@ -248,6 +276,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                     store: store.clone(),
                     lock_wait: Some(std::time::Duration::from_secs(cli.lock_wait)),
                 },
+                &session,
                 cli.json,
             )
             .await
@@ -263,6 +292,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                     store: store.clone(),
                     lock_wait: Some(std::time::Duration::from_secs(cli.lock_wait)),
                 },
+                &session,
                 cli.json,
             )
             .await
@@ -278,6 +308,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
                     store: store.clone(),
                     lock_wait: Some(std::time::Duration::from_secs(cli.lock_wait)),
                 },
+                &session,
                 cli.json,
             )
             .await
@@ -300,7 +331,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             Ok(())
         }
         Command::Batches { limit } => {
-            let client = connect().await?;
+            let client = connect(&session).await?;
             let batches = ledger::list(&client, limit).await?;
             for batch in &batches {
                 if cli.json {
@@ -413,10 +444,11 @@ async fn load(
     job: &str,
     files: &[String],
     options: LoadOptions,
+    session: &Session,
     json: bool,
 ) -> pgbatch::Result<()> {
     let spec = Spec::find(job, jobs_dir)?;
-    let mut client = connect().await?;
+    let mut client = connect(session).await?;
     let summary = pipeline::load(&mut client, &spec, files, options, progress()).await?;
     print_summary(&summary, json);
     Ok(())

@@ -14,6 +14,14 @@ const BOOTSTRAP_SQL: &str = include_str!("../../sql/ledger/bootstrap.sql");
 const LOCK_SQL: &str = include_str!("../../sql/ledger/migrate_lock.sql");
 const APPLIED_SQL: &str = include_str!("../../sql/ledger/applied_migrations.sql");
 const RECORD_SQL: &str = include_str!("../../sql/ledger/record_migration.sql");
+const LOCK_TIMEOUT_SQL: &str = include_str!("../../sql/ledger/migration_lock_timeout.sql");
+
+/// How long a migration waits for a lock at a time; readers queue behind a waiting ALTER
+/// for at most this long.
+const LOCK_TIMEOUT: &str = "1s";
+/// How often a migration that could not take its locks tries again, and the pause between.
+const LOCK_TRIES: u32 = 60;
+const LOCK_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One migration file.
 #[derive(Debug, Clone)]
@@ -83,11 +91,14 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>> {
     }
 }
 
-/// Applies the migrations not yet applied; returns the versions it applied.
+/// Applies the migrations not yet applied; returns the versions it applied. A migration
+/// waits at most [`LOCK_TIMEOUT`] for a lock, then rolls back, lets the sessions queued
+/// behind it go, and tries again, [`LOCK_TRIES`] times.
 ///
 /// # Errors
 ///
-/// A configuration error when an applied migration's file changed or a migration fails.
+/// A configuration error when an applied migration's file changed or a migration fails; a
+/// temporary failure (75) when one could not take its locks in every try.
 pub async fn run(client: &mut Client, migrations: &[Migration]) -> Result<Vec<i64>> {
     client
         .batch_execute(BOOTSTRAP_SQL)
@@ -95,43 +106,84 @@ pub async fn run(client: &mut Client, migrations: &[Migration]) -> Result<Vec<i6
         .map_err(|error| Error::db("creating schema pgbatch", error))?;
     let mut applied_now = Vec::new();
     for migration in migrations {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|error| Error::db("starting a migration", error))?;
-        tx.execute(LOCK_SQL, &[])
-            .await
-            .map_err(|error| Error::db("locking migrations", error))?;
-        let applied = tx
-            .query(APPLIED_SQL, &[])
-            .await
-            .map_err(|error| Error::db("reading applied migrations", error))?;
-        let sha = sha256_hex(migration.sql.as_bytes());
-        if let Some(row) = applied.iter().find(|row| row.get::<_, i64>(0) == migration.version) {
-            let recorded: String = row.get(2);
-            if recorded != sha {
-                return Err(Error::config(format!(
-                    "{}: migration {} was applied with sha256 {recorded} but the file now has {sha} (add a new migration instead of editing an applied one)",
-                    migration.path.display(),
-                    migration.version
-                )));
+        let mut tries = 0;
+        let ran = loop {
+            tries += 1;
+            match apply(client, migration).await {
+                Err(error) if error.sqlstate() == Some("55P03") && tries < LOCK_TRIES => {
+                    tracing::info!(version = migration.version, tries, %error, "Migration waited too long for a lock; trying again.");
+                    tokio::time::sleep(LOCK_PAUSE).await;
+                }
+                Err(error) if error.sqlstate() == Some("55P03") => {
+                    return Err(ErrorKind::Busy {
+                        context: migration.path.display().to_string(),
+                        message: format!(
+                            "the migration could not take its locks in {LOCK_TRIES} tries of {LOCK_TIMEOUT} each \
+                             (other sessions hold the tables it changes): {error}"
+                        ),
+                    }
+                    .into());
+                }
+                other => break other?,
             }
-            continue;
+        };
+        if ran {
+            applied_now.push(migration.version);
         }
-        tx.batch_execute(&migration.sql).await.map_err(|error| {
-            let detail = error
-                .as_db_error()
-                .map_or_else(|| error.to_string(), |db| db.message().to_owned());
-            Error::config(format!("{}: migration failed: {detail}", migration.path.display()))
-        })?;
-        tx.execute(RECORD_SQL, &[&migration.version, &migration.name, &sha])
-            .await
-            .map_err(|error| Error::db("recording a migration", error))?;
-        tx.commit()
-            .await
-            .map_err(|error| Error::db("committing a migration", error))?;
-        tracing::info!(version = migration.version, name = %migration.name, "Migration applied.");
-        applied_now.push(migration.version);
     }
     Ok(applied_now)
+}
+
+/// Applies one migration in its own transaction unless it was applied before; whether it
+/// ran. A lock wait that timed out keeps its SQLSTATE (55P03) for the caller to retry.
+async fn apply(client: &mut Client, migration: &Migration) -> Result<bool> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|error| Error::db("starting a migration", error))?;
+    tx.execute(LOCK_SQL, &[])
+        .await
+        .map_err(|error| Error::db("locking migrations", error))?;
+    let applied = tx
+        .query(APPLIED_SQL, &[])
+        .await
+        .map_err(|error| Error::db("reading applied migrations", error))?;
+    let sha = sha256_hex(migration.sql.as_bytes());
+    if let Some(row) = applied.iter().find(|row| row.get::<_, i64>(0) == migration.version) {
+        let recorded: String = row.get(2);
+        if recorded != sha {
+            return Err(Error::config(format!(
+                "{}: migration {} was applied with sha256 {recorded} but the file now has {sha} (add a new migration instead of editing an applied one)",
+                migration.path.display(),
+                migration.version
+            )));
+        }
+        return Ok(false);
+    }
+    tx.execute(LOCK_TIMEOUT_SQL, &[&LOCK_TIMEOUT])
+        .await
+        .map_err(|error| Error::db("bounding the migration's lock waits", error))?;
+    if let Err(error) = tx.batch_execute(&migration.sql).await {
+        if error.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+            return Err(Error::db(
+                format!("{}: waiting for a lock", migration.path.display()),
+                error,
+            ));
+        }
+        let detail = error
+            .as_db_error()
+            .map_or_else(|| error.to_string(), |db| db.message().to_owned());
+        return Err(Error::config(format!(
+            "{}: migration failed: {detail}",
+            migration.path.display()
+        )));
+    }
+    tx.execute(RECORD_SQL, &[&migration.version, &migration.name, &sha])
+        .await
+        .map_err(|error| Error::db("recording a migration", error))?;
+    tx.commit()
+        .await
+        .map_err(|error| Error::db("committing a migration", error))?;
+    tracing::info!(version = migration.version, name = %migration.name, "Migration applied.");
+    Ok(true)
 }

@@ -22,6 +22,25 @@ const PG_VARS: [&str; 6] = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATAB
 /// How long a connection attempt may take before the database counts as unavailable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// TCP keepalives: an idle connection whose peer vanished (a failover that never resets
+/// it) is found dead after 15 s + 3 x 5 s, instead of the system's two hours.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(15);
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVES_RETRIES: u32 = 3;
+/// Data sent but not acknowledged for this long ends the connection (Linux `TCP_USER_TIMEOUT`).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(45);
+/// The driver's keepalive idle time when none is given (its default).
+const DRIVER_KEEPALIVES_IDLE: Duration = Duration::from_hours(2);
+
+/// Settings a batch job's connection starts with, so that nothing waits forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// Any one statement (a whole COPY is one); zero: no limit.
+    pub statement_timeout: Duration,
+    /// A transaction left idle (a stuck client holding locks); zero: no limit.
+    pub idle_in_transaction_timeout: Duration,
+}
+
 /// The TLS settings libpq reads from the connection string, which the driver does not.
 const TLS_KEYS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
 
@@ -67,6 +86,15 @@ impl ConnectOptions {
     /// Settles the driver's own TLS mode from ours: no TLS on Unix sockets (as libpq),
     /// `prefer` as the driver does it, TLS required from `require` on.
     fn with_tls(mut config: Config, tls: TlsOptions) -> Self {
+        if config.get_keepalives_idle() == DRIVER_KEEPALIVES_IDLE {
+            config
+                .keepalives_idle(KEEPALIVES_IDLE)
+                .keepalives_interval(KEEPALIVES_INTERVAL)
+                .keepalives_retries(KEEPALIVES_RETRIES);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
         let sockets_only = config.get_hosts().iter().all(|h| matches!(h, Host::Unix(_)));
         config.ssl_mode(match tls.mode {
             _ if sockets_only => DriverSslMode::Disable,
@@ -127,6 +155,24 @@ impl ConnectOptions {
     /// [`ConnectOptions::tls_connector`]).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// These options, with the session starting with `session`'s settings (after any
+    /// `options` of the connection string).
+    #[must_use]
+    pub fn with_session(mut self, session: &Session) -> Self {
+        let mut options = self.config.get_options().unwrap_or_default().to_owned();
+        for (name, value) in [
+            ("statement_timeout", session.statement_timeout),
+            (
+                "idle_in_transaction_session_timeout",
+                session.idle_in_transaction_timeout,
+            ),
+        ] {
+            options = format!("{options} -c {name}={}", value.as_millis());
+        }
+        self.config.options(options.trim_start());
+        self
     }
 
     /// The TLS settings.

@@ -224,3 +224,83 @@ fn a_load_waiting_on_another_gives_up_after_lock_wait_naming_it() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(db.query("SELECT count(*) FROM kv"), "1");
 }
+
+#[test]
+fn a_statement_past_statement_timeout_is_a_temporary_failure() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    db.query("CREATE TABLE kv (k integer, v text)");
+    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
+    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
+    let _locker = Locker::hold(&db, "kv");
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["--statement-timeout", "1", "load", &spec, &csv],
+    );
+    let message = stderr(&out);
+    assert_eq!(code(&out), 75, "{message}");
+    assert!(
+        message.contains("canceling statement due to statement timeout"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_migration_waiting_for_a_lock_lets_readers_by_and_tries_again() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    db.query("CREATE TABLE kv (k integer, v text); INSERT INTO kv VALUES (1, 'a')");
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    for entry in std::fs::read_dir(repo().join("sql/migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, migrations.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        migrations.join("0999_kv_extra.sql"),
+        "ALTER TABLE kv ADD COLUMN extra integer;\n",
+    )
+    .unwrap();
+    // A long reader: the ALTER cannot have its lock while it lasts.
+    let reader = Locker::run(
+        &db,
+        "SELECT count(*) FROM kv",
+        "relation = 'kv'::regclass AND mode = 'AccessShareLock'",
+    );
+    let migrate = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
+        .args(["migrate", "--dir"])
+        .arg(&migrations)
+        .env("DATABASE_URL", db.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While it waits and retries, other readers get through: each waits at most the
+    // migration's lock timeout (1 s), not until the long reader ends.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgbatch'",
+    ) != "1"
+    {
+        assert!(Instant::now() < deadline, "migrate did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(db.query("SELECT count(*) FROM kv"), "1");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "a reader waited {:?}",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(reader);
+    let out = migrate.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        db.query("SELECT count(*) FROM pg_attribute WHERE attrelid = 'kv'::regclass AND attname = 'extra'"),
+        "1"
+    );
+}

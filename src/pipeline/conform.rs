@@ -20,7 +20,7 @@ use crate::db::catalog::PgType;
 use crate::error::{Error, Location, Result, RowError};
 use crate::job::{Job, Segment, Target, ValueRule, days_since_epoch};
 use crate::pipeline::bind::Binding;
-use crate::pipeline::encode::{Numeric, arrow_type};
+use crate::pipeline::encode::{EncodeError, Numeric, arrow_type};
 use crate::pipeline::source::Chunk;
 
 /// Timestamp formats tried, in order, when a column gives none.
@@ -161,6 +161,26 @@ impl Conformer {
             unpivot,
             schema: schema(job),
         })
+    }
+
+    /// What the encoder said of a conformed chunk, as the caller should see it: a value too
+    /// large for one COPY field is bad data at its file, row and column; anything else is a
+    /// bug (conform hands the encoder only what it can encode).
+    pub fn encode_error(&self, chunk: &Chunk, error: &EncodeError) -> Error {
+        match error {
+            EncodeError::FieldTooLarge { row, index, len } => RowError {
+                location: Location {
+                    file: self.file.clone(),
+                    // Long rows (unpivot) are not the file's rows: the file is all we know.
+                    position: self.unpivot.is_none().then(|| chunk.position(*row)),
+                },
+                column: self.targets.get(*index).map(|(target, _)| target.name.clone()),
+                value: None,
+                problem: format!("a value of {len} bytes is larger than PostgreSQL takes in one field (1 GiB)"),
+            }
+            .into(),
+            other => internal(other),
+        }
     }
 
     /// Conforms one chunk.
@@ -716,6 +736,50 @@ mod tests {
     use super::*;
     use crate::error::Position;
     use crate::job::{Checks, Ident, Parse};
+
+    #[test]
+    fn a_value_too_large_to_encode_is_bad_data_at_its_row_and_column() {
+        let catalog = [crate::db::catalog::Column {
+            name: "v".into(),
+            ty: Some(PgType::Text),
+            declared: "text".into(),
+            typmod: -1,
+            not_null: false,
+            generated: false,
+            has_default: false,
+        }];
+        let job = crate::job::Spec {
+            raw: toml::from_str("table = \"t\"").unwrap(),
+            name: "t".into(),
+            path: "jobs/t.toml".into(),
+        }
+        .resolve(&catalog)
+        .unwrap();
+        let fields = vec!["V".to_owned()];
+        let binding = Binding::new(&job, &fields).unwrap();
+        let conformer = Conformer::try_new(&job, "f.csv", "f.csv", &binding).unwrap();
+        let chunk = Chunk {
+            batch: RecordBatch::try_from_iter([("V", Arc::new(StringArray::from(vec!["x"])) as ArrayRef)]).unwrap(),
+            positions: crate::pipeline::source::Positions::Lines(vec![7]),
+            skipped: 0,
+        };
+        let too_large = EncodeError::FieldTooLarge {
+            row: 0,
+            index: 0,
+            len: 1 << 31,
+        };
+        let error = conformer.encode_error(&chunk, &too_large);
+        assert_eq!(
+            error.to_string(),
+            "f.csv: line 7, column \"v\": a value of 2147483648 bytes is larger than PostgreSQL takes in one field (1 GiB)"
+        );
+        assert_eq!(error.exit_code(), crate::error::exit::DATA);
+        let bug = EncodeError::ColumnCount { found: 2, expected: 1 };
+        assert_eq!(
+            conformer.encode_error(&chunk, &bug).exit_code(),
+            crate::error::exit::SOFTWARE
+        );
+    }
 
     fn target(ty: PgType) -> Target {
         Target {

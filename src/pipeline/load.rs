@@ -168,7 +168,7 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
                         let mut out = BytesMut::with_capacity(conformed.batch.get_array_memory_size());
                         encoder
                             .encode(&conformed.batch, &mut out)
-                            .map_err(|error| Error::from(ErrorKind::Internal(error.to_string())))?;
+                            .map_err(|error| conformer.encode_error(&chunk, &error))?;
                         Ok(Encoded {
                             file: index,
                             bytes: out.freeze(),

@@ -356,18 +356,33 @@ impl Problem {
         }
     }
 
+    /// A query's failure as the client sees it, classified by the one SQLSTATE table the
+    /// loader's exit codes use: the database's data errors come from the client's values
+    /// (400), unavailability and temporary failures are 503, a statement timeout 504, and
+    /// anything else is ours (500, logged).
     fn from_db(error: &tokio_postgres::Error) -> Self {
-        let code = error.code().map(tokio_postgres::error::SqlState::code);
-        match code {
-            Some("57014") => Problem::new(
+        use crate::error::{codes, exit};
+        let Some(code) = error.code().map(tokio_postgres::error::SqlState::code) else {
+            return Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable");
+        };
+        if code == tokio_postgres::error::SqlState::QUERY_CANCELED.code() {
+            return Problem::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "the query ran longer than the statement timeout allows",
-            ),
-            None => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable"),
-            Some(code) if code.starts_with("08") || code.starts_with("53") || code.starts_with("57") => {
+            );
+        }
+        match codes::for_sqlstate(code) {
+            exit::DATA => {
+                tracing::info!(%error, "A route's query refused a parameter's value.");
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "a parameter's value is one the database cannot take (out of range, or no such date)",
+                )
+            }
+            exit::UNAVAILABLE | exit::TEMP_FAIL => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable")
             }
-            Some(_) => {
+            _ => {
                 tracing::error!(%error, "A route's query failed.");
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

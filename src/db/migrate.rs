@@ -92,8 +92,8 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>> {
 }
 
 /// Applies the migrations not yet applied; returns the versions it applied. A migration
-/// waits at most [`LOCK_TIMEOUT`] for a lock, then rolls back, lets the sessions queued
-/// behind it go, and tries again, [`LOCK_TRIES`] times.
+/// waits at most a second for a lock, then rolls back, lets the sessions queued behind it
+/// go, and tries again (60 times).
 ///
 /// # Errors
 ///

@@ -94,6 +94,16 @@ fn rows_the_database_refuses_are_bad_data() {
     assert_eq!(db.query("SELECT count(*) FROM kv"), "0");
 }
 
+/// A database with a table `kv`, a job for it, and a one-row file.
+fn kv_batch() -> (TestDb, tempfile::TempDir, String, String) {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    db.query("CREATE TABLE kv (k integer, v text)");
+    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
+    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
+    (db, dir, spec, csv)
+}
+
 /// A session that holds an exclusive lock on `table` until dropped.
 struct Locker(Child, String);
 
@@ -154,27 +164,30 @@ impl Drop for Locker {
 }
 
 #[test]
-fn a_lock_timeout_is_a_temporary_failure() {
-    let db = TestDb::new();
-    let dir = tempfile::tempdir().unwrap();
-    db.query("CREATE TABLE kv (k integer, v text)");
-    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
-    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
-    let _locker = Locker::hold(&db, "kv");
-    let url = format!("{} options='-c lock_timeout=500'", db.url());
-    let out = pgbatch(dir.path(), Some(&url), &["load", &spec, &csv]);
-    let message = stderr(&out);
-    assert_eq!(code(&out), 75, "{message}");
-    assert!(message.contains("lock timeout"), "{message}");
+fn lock_and_statement_timeouts_are_temporary_failures() {
+    for (url_options, args, expected) in [
+        (" options='-c lock_timeout=500'", &[][..], "lock timeout"),
+        (
+            "",
+            &["--statement-timeout", "1"][..],
+            "canceling statement due to statement timeout",
+        ),
+    ] {
+        let (db, dir, spec, csv) = kv_batch();
+        let _locker = Locker::hold(&db, "kv");
+        let url = format!("{}{url_options}", db.url());
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["load", &spec, &csv]);
+        let out = pgbatch(dir.path(), Some(&url), &all);
+        let message = stderr(&out);
+        assert_eq!(code(&out), 75, "{message}");
+        assert!(message.contains(expected), "{message}");
+    }
 }
 
 #[test]
 fn a_terminated_connection_is_unavailable() {
-    let db = TestDb::new();
-    let dir = tempfile::tempdir().unwrap();
-    db.query("CREATE TABLE kv (k integer, v text)");
-    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
-    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
+    let (db, _dir, spec, csv) = kv_batch();
     let locker = Locker::hold(&db, "kv");
     let load = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
         .args(["load", &spec, &csv])
@@ -202,11 +215,7 @@ fn a_terminated_connection_is_unavailable() {
 
 #[test]
 fn a_load_waiting_on_another_gives_up_after_lock_wait_naming_it() {
-    let db = TestDb::new();
-    let dir = tempfile::tempdir().unwrap();
-    db.query("CREATE TABLE kv (k integer, v text)");
-    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
-    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
+    let (db, dir, spec, csv) = kv_batch();
     let locker = Locker::load_lock(&db, "kv");
     let started = Instant::now();
     let out = pgbatch(dir.path(), Some(&db.url()), &["--lock-wait", "1", "load", &spec, &csv]);
@@ -223,27 +232,6 @@ fn a_load_waiting_on_another_gives_up_after_lock_wait_naming_it() {
     let out = pgbatch(dir.path(), Some(&db.url()), &["--lock-wait", "1", "load", &spec, &csv]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(db.query("SELECT count(*) FROM kv"), "1");
-}
-
-#[test]
-fn a_statement_past_statement_timeout_is_a_temporary_failure() {
-    let db = TestDb::new();
-    let dir = tempfile::tempdir().unwrap();
-    db.query("CREATE TABLE kv (k integer, v text)");
-    let spec = job(dir.path(), "kv", "table = \"kv\"\n");
-    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
-    let _locker = Locker::hold(&db, "kv");
-    let out = pgbatch(
-        dir.path(),
-        Some(&db.url()),
-        &["--statement-timeout", "1", "load", &spec, &csv],
-    );
-    let message = stderr(&out);
-    assert_eq!(code(&out), 75, "{message}");
-    assert!(
-        message.contains("canceling statement due to statement timeout"),
-        "{message}"
-    );
 }
 
 #[test]

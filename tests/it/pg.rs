@@ -56,6 +56,26 @@ pub(crate) fn owner_ids() -> (u32, u32) {
     (field("uid="), field("gid="))
 }
 
+/// A new cluster in `data`: superuser `postgres`, trust, UTF-8, C locale.
+pub(crate) fn initdb(bin: &Path, data: &Path, root: bool) {
+    let status = server_command(&bin.join("initdb"), root)
+        .arg("-D")
+        .arg(data)
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("initdb runs");
+    assert!(status.success(), "initdb failed");
+}
+
 pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(start)
 }
@@ -73,22 +93,7 @@ fn start() -> Cluster {
         let (uid, gid) = owner_ids();
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown the test cluster dir");
     }
-    let status = server_command(&bin.join("initdb"), root)
-        .args(["-D"])
-        .arg(&data)
-        .args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .expect("initdb runs");
-    assert!(status.success(), "initdb failed");
+    initdb(&bin, &data, root);
     // A shell that starts the server, waits for its stdin to close, then stops it and
     // removes the cluster: both go away with the test process, however that ends (the
     // TempDir lives in a static, which is never dropped).

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{code, stderr};
 use crate::mapping::{file, job_file};
-use crate::pg::{bindir, owner_ids, repo, server_command};
+use crate::pg::{bindir, initdb, owner_ids, repo};
 
 struct TlsCluster {
     dir: tempfile::TempDir,
@@ -35,45 +35,41 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// A CA, and a server certificate it signs for the host name `localhost` only.
+/// Two CAs; a server certificate the first signs for the host name `localhost` only, and a
+/// client certificate for the role `certuser`, which `pg_hba.conf` lets in by certificate only.
 fn certificates(dir: &Path) {
     for ca in ["ca", "other-ca"] {
+        let (key, crt, subject) = (
+            format!("{ca}.key"),
+            format!("{ca}.crt"),
+            format!("/CN=pgbatch test {ca}"),
+        );
         openssl(
             dir,
             &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.crt"),
-                "-subj",
-                &format!("/CN=pgbatch test {ca}"),
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", &key, "-out", &crt, "-subj",
+                &subject,
             ],
         );
     }
-    std::fs::write(dir.join("server.ext"), "subjectAltName=DNS:localhost\n").unwrap();
-    // A client certificate for the role `certuser`, which pg_hba lets in by certificate only
-    // (X.509 v3, as rustls requires: extensions make it one).
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    // Extensions make X.509 v3 certificates, which rustls requires.
+    sign(dir, "server", "/CN=localhost", "subjectAltName=DNS:localhost");
+    sign(dir, "client", "/CN=certuser", "extendedKeyUsage=clientAuth");
+}
+
+/// A key and a certificate `ca` signs: NAME.key, NAME.crt.
+fn sign(dir: &Path, name: &str, subject: &str, extension: &str) {
+    let (key, csr, crt, ext) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.ext"),
+    );
+    std::fs::write(dir.join(&ext), format!("{extension}\n")).unwrap();
     openssl(
         dir,
         &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "client.key",
-            "-out",
-            "client.csr",
-            "-subj",
-            "/CN=certuser",
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
         ],
     );
     openssl(
@@ -82,7 +78,7 @@ fn certificates(dir: &Path) {
             "x509",
             "-req",
             "-in",
-            "client.csr",
+            &csr,
             "-CA",
             "ca.crt",
             "-CAkey",
@@ -91,44 +87,9 @@ fn certificates(dir: &Path) {
             "-days",
             "2",
             "-out",
-            "client.crt",
+            &crt,
             "-extfile",
-            "client.ext",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            "server.crt",
-            "-extfile",
-            "server.ext",
+            &ext,
         ],
     );
 }
@@ -147,22 +108,7 @@ fn cluster() -> &'static TlsCluster {
             }
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
         }
-        let status = server_command(&bin.join("initdb"), root)
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "initdb failed");
+        initdb(&bin, &data, root);
         std::fs::write(
             data.join("pg_hba.conf"),
             "local all all trust\nhostssl all certuser 127.0.0.1/32 cert\nhostssl all all 127.0.0.1/32 trust\n",

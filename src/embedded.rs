@@ -175,7 +175,7 @@ impl Cluster {
             .is_some();
         if !exists {
             client
-                .batch_execute(&format!("CREATE DATABASE {}", crate::job::Ident::new(dbname).as_sql()))
+                .batch_execute(&format!("CREATE DATABASE {}", crate::db::Ident::new(dbname).as_sql()))
                 .await
                 .map_err(|error| Error::db("creating the demo database", error))?;
         }

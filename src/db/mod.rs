@@ -3,6 +3,7 @@
 
 pub mod catalog;
 mod conninfo;
+mod ident;
 pub mod ledger;
 pub mod migrate;
 pub mod tls;
@@ -15,6 +16,7 @@ use tokio_postgres::{Client, Config, NoTls, Socket};
 
 use crate::error::{Error, Result};
 use conninfo::{env_lookup, split_tls, tls_options};
+pub use ident::Ident;
 use tls::{SslMode, TlsOptions};
 
 /// The libpq variables pgbatch reads, in the order libpq documents them.

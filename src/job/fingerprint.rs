@@ -128,7 +128,7 @@ fn column(target: &Target) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
+    use std::path::Path;
 
     use super::super::Spec;
     use crate::db::catalog::{Column, PgType};
@@ -154,14 +154,11 @@ mod tests {
                 has_default: false,
             },
         ];
-        Spec {
-            raw: toml::from_str(toml).unwrap(),
-            name: "t".into(),
-            path: PathBuf::from("jobs/t.toml"),
-        }
-        .resolve(&catalog)
-        .unwrap()
-        .fingerprint()
+        Spec::parse(toml.to_owned(), Path::new("jobs/t.toml"))
+            .unwrap()
+            .resolve(&catalog)
+            .unwrap()
+            .fingerprint()
     }
 
     #[test]

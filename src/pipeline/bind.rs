@@ -11,7 +11,7 @@
 //! spec does not name it (then the server fills it), or the spec says `absent = true`.
 //! A nullable column is never filled with NULL silently: that is data lost.
 
-use crate::job::{Job, Segment, ValueRule};
+use crate::job::{Job, Segment, ValueRule, closest, did_you_mean};
 
 /// What a name finds among a file's fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,8 +76,9 @@ impl Binding {
                 Found::One(index) => Some(index),
                 Found::Nothing => {
                     problems.push(format!(
-                        "{} {name:?}, which the file does not have; the file has {}",
+                        "{} {name:?}, which the file does not have{}; the file has {}",
                         what(),
+                        did_you_mean(name, fields.iter().map(String::as_str)),
                         list(fields)
                     ));
                     None
@@ -123,13 +124,7 @@ impl Binding {
             columns.push(bound);
         }
         if !unfilled.is_empty() {
-            problems.push(format!(
-                "no field fills column{} {} (a column is never left NULL silently); the file has {}: \
-                 name the field with [columns.NAME] from = \"FIELD\", or say [columns.NAME] absent = true",
-                if unfilled.len() == 1 { "" } else { "s" },
-                list(&unfilled),
-                list(fields)
-            ));
+            problems.push(unfilled_problem(&unfilled, fields));
         }
         let unpivot: Vec<usize> = job
             .unpivot
@@ -176,6 +171,25 @@ impl Binding {
     pub fn position(&self, index: usize) -> usize {
         self.project.binary_search(&index).expect("a bound field is projected")
     }
+}
+
+/// Columns no field fills, with the fields the file has and a guess for each column that
+/// has a close field.
+fn unfilled_problem(unfilled: &[String], fields: &[String]) -> String {
+    let hints: String = unfilled
+        .iter()
+        .filter_map(|column| {
+            closest(column, fields.iter().map(String::as_str))
+                .map(|field| format!(" (for {column:?}, did you mean {field:?}?)"))
+        })
+        .collect();
+    format!(
+        "no field fills column{} {} (a column is never left NULL silently); the file has {}{hints}: \
+         name the field with [columns.NAME] from = \"FIELD\", or say [columns.NAME] absent = true",
+        if unfilled.len() == 1 { "" } else { "s" },
+        list(unfilled),
+        list(fields)
+    )
 }
 
 /// Names as a message lists them: `"a", "b"`.

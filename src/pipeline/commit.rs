@@ -1,13 +1,14 @@
 //! Commit, first half: merge the staged batch into the target by the job's mode. Every
 //! statement runs in the batch's transaction; the caller writes the ledger row and commits.
 //!
-//! The statements live in `sql/modes/`. Only quoted identifiers (from `job::Ident`) and the
+//! The statements live in `sql/modes/`. Only quoted identifiers (from `db::Ident`) and the
 //! cover column's catalog type are put into them; values are bound.
 
 use tokio_postgres::Transaction;
 
+use crate::db::Ident;
 use crate::error::{Error, ErrorKind, Result};
-use crate::job::{Ident, Job, Mode};
+use crate::job::{Job, Mode};
 
 // language=PostgreSQL
 const STAGE_SQL: &str = include_str!("../../sql/modes/stage.sql");

@@ -734,8 +734,9 @@ fn display_bound(ty: PgType, bound: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Ident;
     use crate::error::Position;
-    use crate::job::{Checks, Ident, Parse};
+    use crate::job::{Checks, Parse};
 
     #[test]
     fn a_value_too_large_to_encode_is_bad_data_at_its_row_and_column() {
@@ -748,13 +749,10 @@ mod tests {
             generated: false,
             has_default: false,
         }];
-        let job = crate::job::Spec {
-            raw: toml::from_str("table = \"t\"").unwrap(),
-            name: "t".into(),
-            path: "jobs/t.toml".into(),
-        }
-        .resolve(&catalog)
-        .unwrap();
+        let job = crate::job::Spec::parse("table = \"t\"".into(), std::path::Path::new("jobs/t.toml"))
+            .unwrap()
+            .resolve(&catalog)
+            .unwrap();
         let fields = vec!["V".to_owned()];
         let binding = Binding::new(&job, &fields).unwrap();
         let conformer = Conformer::try_new(&job, "f.csv", "f.csv", &binding).unwrap();

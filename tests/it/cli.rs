@@ -137,9 +137,9 @@ fn configuration_errors_exit_78_listing_every_problem() {
     assert_eq!(code(&out), 78);
     assert_eq!(
         stderr(&out),
-        "pgbatch: error: bad.toml: column \"nope\" is not in the target table; \
-         bad.toml: [columns.price] min = \"x\" does not fit the column's type (integer); \
-         bad.toml: mode \"merge\" is unknown (expected append, upsert, insert_new, replace or replace_covered)"
+        "pgbatch: error: bad.toml:5:10: column \"nope\" is not in the target table; \
+         bad.toml:4:1: [columns.price] min = \"x\" does not fit the column's type (integer); \
+         bad.toml:2:1: mode \"merge\" is unknown (expected append, upsert, insert_new, replace or replace_covered)"
     );
     let out = pgbatch(dir.path(), Some(&db.url()), &["load", "no_such_job"]);
     assert_eq!(code(&out), 78);

@@ -1,0 +1,147 @@
+//! A job file as read from disk: found by name or path, parsed, and resolved against the
+//! target table's catalog. Every problem names the TOML line and column it is about.
+
+use std::path::{Path, PathBuf};
+
+use super::Job;
+use super::raw::RawJob;
+use crate::db::catalog::Column;
+use crate::error::{Error, ErrorKind, Result};
+
+/// A parsed, unresolved job file, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub raw: RawJob,
+    pub name: String,
+    pub path: PathBuf,
+    /// The file's text, to say on which line a problem is.
+    text: String,
+}
+
+impl Spec {
+    /// Finds a job: a path to a `.toml` file, or a name under `jobs_dir`.
+    pub fn find(job: &str, jobs_dir: &Path) -> Result<Self> {
+        let direct = PathBuf::from(job);
+        let path = if direct.is_file() {
+            direct
+        } else {
+            let named = jobs_dir.join(format!("{job}.toml"));
+            if !named.is_file() {
+                return Err(Error::config(format!(
+                    "no job {job:?}: neither a file nor {}",
+                    named.display()
+                )));
+            }
+            named
+        };
+        Self::read(&path)
+    }
+
+    /// Reads and parses one job file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| ErrorKind::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(text, path)
+    }
+
+    /// Parses a job file's text; `path` names it in errors and is where relative sources
+    /// are read from.
+    pub fn parse(text: String, path: &Path) -> Result<Self> {
+        let raw: RawJob = toml::from_str(&text).map_err(|error| {
+            let at = error.span().map_or_else(String::new, |span| at(&text, span.start));
+            Error::config(format!("{}{at}: {}", path.display(), error.message().trim_end()))
+        })?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("job");
+        let name = raw.name.clone().unwrap_or_else(|| stem.to_owned());
+        Ok(Spec {
+            raw,
+            name,
+            path: path.to_path_buf(),
+            text,
+        })
+    }
+
+    /// The folder relative sources are read from.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Resolves the spec against the target table's columns. Every problem found is
+    /// reported in one configuration error, each as `path:line:column: problem`.
+    pub fn resolve(&self, catalog: &[Column]) -> Result<Job> {
+        let mut problems = Problems::default();
+        let job = super::resolve::resolve(self, catalog, &mut problems);
+        if problems.0.is_empty() {
+            return Ok(job);
+        }
+        let path = self.path.display().to_string();
+        let located = problems
+            .0
+            .into_iter()
+            .map(|(keys, message)| {
+                let at = key_offset(&self.text, &keys).map_or_else(String::new, |offset| at(&self.text, offset));
+                format!("{path}{at}: {message}")
+            })
+            .collect();
+        Err(ErrorKind::Config { problems: located }.into())
+    }
+}
+
+/// The problems found in a spec, each with the keys it is about (`["columns", "day",
+/// "format"]`); [`Spec::resolve`] turns the keys into a line and column.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<(Vec<String>, String)>);
+
+impl Problems {
+    /// Records a problem about the value at `keys` (or the nearest table that exists).
+    pub(crate) fn at(&mut self, keys: &[&str], message: impl Into<String>) {
+        self.0
+            .push((keys.iter().map(|k| (*k).to_owned()).collect(), message.into()));
+    }
+}
+
+/// `:line:column` (both from 1) of a byte offset in `text`.
+fn at(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(":{line}:{column}")
+}
+
+/// Where the deepest of `keys` that the file writes is defined: the offset of its key.
+/// `None` when the file writes not even the first (a default is at fault).
+fn key_offset(text: &str, keys: &[String]) -> Option<usize> {
+    let document = toml::de::DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut found = None;
+    for key in keys {
+        let Some((name, value)) = table.iter().find(|(name, _)| name.get_ref() == key) else {
+            break;
+        };
+        found = Some(name.span().start);
+        match value.get_ref().as_table() {
+            Some(inner) => table = inner,
+            None => break,
+        }
+    }
+    found
+}
+
+/// The existing name closest to `wanted`, if one is close enough to be a likely typo:
+/// `station` for `staton`, `PM2.5` for `pm25`.
+pub fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let wanted = wanted.to_lowercase();
+    names
+        .into_iter()
+        .map(|name| (strsim::jaro_winkler(&wanted, &name.to_lowercase()), name))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
+/// ` (did you mean "station"?)`, or nothing.
+pub fn did_you_mean<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> String {
+    closest(wanted, names).map_or_else(String::new, |name| format!(" (did you mean {name:?}?)"))
+}

@@ -171,6 +171,17 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
+/// The error of a task that did not finish: it panicked (a bug: exit 70, with the panic's
+/// message) or was cancelled.
+pub fn joined(error: tokio::task::JoinError) -> Error {
+    let what = if error.is_panic() {
+        format!("a task panicked: {}", panic_message(&*error.into_panic()))
+    } else {
+        "a task was cancelled".to_owned()
+    };
+    ErrorKind::Internal(what).into()
+}
+
 /// The error of every fallible function in this crate.
 #[derive(Debug)]
 pub struct Error(Box<ErrorKind>);

@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod dump;
+pub mod locate;
 pub mod object;
 pub mod parquet;
 

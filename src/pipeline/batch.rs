@@ -1,0 +1,293 @@
+//! The one transaction script of every batch, a load or a SQL job: BEGIN; the target's
+//! lock; the ledger's answer (loaded before?); the work; the ledger row; COMMIT. Every way
+//! out of a batch's transaction is in this file: each rollback is a call of [`roll_back`],
+//! and the only COMMIT is in [`commit`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Client, Transaction};
+
+use super::identity::{Identity, content_hash, hash_contents_async};
+use super::load::{self, Streamed};
+use super::merge;
+use super::source::SourceFile;
+use super::summary::{Changes, Status, Summary, elapsed_ms};
+use super::{LoadOptions, Progress};
+use crate::db::ledger;
+use crate::error::{Error, Result, joined};
+use crate::job::Job;
+
+/// When a batch started, for its duration and its ledger row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Started {
+    pub at: Instant,
+    pub wall: DateTime<Utc>,
+}
+
+impl Started {
+    pub(crate) fn now() -> Self {
+        Started {
+            at: Instant::now(),
+            wall: Utc::now(),
+        }
+    }
+}
+
+/// A load, planned: the job bound to every file, before its transaction.
+pub(crate) struct PlannedLoad {
+    pub job: Arc<Job>,
+    pub job_hash: String,
+    pub files: Vec<SourceFile>,
+    /// The summary so far: files, bytes, fields ignored, the mapping.
+    pub summary: Summary,
+    pub started: Started,
+}
+
+/// BEGIN, then the target's advisory lock (waiting at most `lock_wait`).
+async fn begin<'c>(client: &'c mut Client, target: &str, options: &LoadOptions) -> Result<Transaction<'c>> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|error| Error::db("starting the batch transaction", error))?;
+    ledger::lock_target(&tx, target, options.lock_wait).await?;
+    Ok(tx)
+}
+
+/// ROLLBACK, saying why in the error when the server cannot be told.
+async fn roll_back(tx: Transaction<'_>, why: &str) -> Result<()> {
+    tx.rollback()
+        .await
+        .map_err(|error| Error::db(format!("rolling back {why}"), error))
+}
+
+/// The ledger row of the batch, then COMMIT: the batch is loaded and recorded, or neither.
+/// Returns the batch id.
+async fn commit(
+    tx: Transaction<'_>,
+    summary: &Summary,
+    job_hash: &str,
+    sources: &[ledger::SourceRecord],
+    forced: bool,
+    started: Started,
+) -> Result<i64> {
+    let batch_id = ledger::record(
+        &tx,
+        &ledger::NewBatch {
+            job: &summary.job,
+            target: &summary.target,
+            mode: summary.mode,
+            content_hash: &summary.content_hash,
+            job_hash,
+            sources,
+            rows_read: summary.rows_read,
+            rows_loaded: summary.rows_loaded,
+            rows_skipped: summary.rows_skipped,
+            rows_deleted: summary.rows_deleted,
+            forced,
+            started_at: started.wall,
+            duration_ms: summary.duration_ms,
+        },
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(|error| Error::db(format!("committing batch {batch_id}"), error))?;
+    Ok(batch_id)
+}
+
+/// The summary of a batch the ledger has already: nothing was done.
+fn already_loaded(planned: &PlannedLoad, earlier: i64, committed_at: &str, hash: &str) -> Summary {
+    tracing::info!(job = %planned.job.name, batch_id = earlier, %committed_at, "Batch already loaded.");
+    let mut done = planned.summary.clone();
+    done.status = Status::AlreadyLoaded;
+    done.batch_id = Some(earlier);
+    hash.clone_into(&mut done.content_hash);
+    done.duration_ms = elapsed_ms(planned.started.at);
+    done
+}
+
+/// Loads a planned batch: every file through one COPY, in one transaction with its ledger
+/// row.
+///
+/// A likely re-run (the ledger has a batch of these paths and sizes) has its files hashed
+/// first, so that finding it loaded costs a read, not a load. Any other batch starts
+/// loading at once while its files are hashed beside it (the server does not wait for the
+/// hash), and is looked up in the ledger before it merges.
+pub(crate) async fn load(
+    client: &mut Client,
+    planned: PlannedLoad,
+    options: &LoadOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Summary> {
+    let job = planned.job.clone();
+    let tx = begin(client, &job.table, options).await?;
+    let rerun = !options.force && {
+        let paths: Vec<&str> = planned.files.iter().map(|f| f.display.as_str()).collect();
+        let sizes: Vec<u64> = planned.files.iter().map(|f| f.bytes).collect();
+        ledger::same_sources(&tx, &job.name, &paths, &sizes).await?
+    };
+    let identity = if rerun {
+        let files = hash_contents_async(planned.files.clone()).await?;
+        let hash = content_hash(&job, &planned.job_hash, &files);
+        if let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await? {
+            roll_back(tx, "a batch loaded before").await?;
+            return Ok(already_loaded(&planned, earlier, &committed_at, &hash.current));
+        }
+        Identity::Known(hash, files)
+    } else {
+        Identity::Hashing(tokio::spawn(hash_contents_async(planned.files.clone())))
+    };
+    merge::stage(&tx, &job).await?;
+    progress.start(planned.files.len(), planned.summary.bytes);
+    let files = Arc::new(planned.files.clone());
+    let copied = load::copy(&tx, &merge::copy_statement(&job), job.clone(), files, progress.clone()).await;
+    progress.finish();
+    let streamed = match copied {
+        Ok(streamed) => streamed,
+        Err(error) => {
+            // Content loaded before is reported as such even when loading it again failed
+            // (its keys are in the table already, say): the ledger is asked before the
+            // error is given, outside the aborted transaction.
+            let rolled_back = roll_back(tx, "a failed load").await.is_ok();
+            if rolled_back
+                && !options.force
+                && let Identity::Hashing(hashing) = identity
+                && let Ok(Ok(hashed)) = hashing.await
+            {
+                let hash = content_hash(&job, &planned.job_hash, &hashed);
+                if let Ok(Some((earlier, committed_at))) = ledger::find(&*client, &job.name, &hash).await {
+                    return Ok(already_loaded(&planned, earlier, &committed_at, &hash.current));
+                }
+            }
+            return Err(error);
+        }
+    };
+    let (files, hash) = match identity {
+        Identity::Known(hash, files) => (files, hash),
+        Identity::Hashing(hashing) => {
+            let hashed = hashing.await.map_err(joined)??;
+            let hash = content_hash(&job, &planned.job_hash, &hashed);
+            if !options.force
+                && let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await?
+            {
+                roll_back(tx, "a batch loaded before").await?;
+                return Ok(already_loaded(&planned, earlier, &committed_at, &hash.current));
+            }
+            (hashed, hash)
+        }
+    };
+    finish_load(tx, &planned, &files, &hash, &streamed, options).await
+}
+
+/// Merges the staged rows into the table by the job's mode, then commits with the ledger
+/// row, or (validating) rolls back.
+async fn finish_load(
+    tx: Transaction<'_>,
+    planned: &PlannedLoad,
+    files: &[SourceFile],
+    hash: &ledger::ContentHash,
+    streamed: &Streamed,
+    options: &LoadOptions,
+) -> Result<Summary> {
+    let job = &planned.job;
+    let names: Vec<String> = files.iter().map(|f| f.file_name().to_owned()).collect();
+    let merged = merge::merge(&tx, job, streamed.rows_written, &merge::cover_ranges(job, &names)).await?;
+    let mut done = planned.summary.clone();
+    done.status = if options.dry_run {
+        Status::Validated
+    } else {
+        Status::Loaded
+    };
+    done.content_hash.clone_from(&hash.current);
+    let paths: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
+    done.changes = ledger::previous(&tx, &job.name, &paths)
+        .await?
+        .map(|previous| Changes::since(&previous, &planned.job_hash, files));
+    done.rows_read = streamed.rows_read;
+    done.rows_loaded = merged.rows_loaded;
+    done.rows_skipped = streamed.rows_skipped;
+    done.rows_deleted = merged.rows_deleted;
+    if options.dry_run {
+        roll_back(tx, "the validation").await?;
+        done.duration_ms = elapsed_ms(planned.started.at);
+        return Ok(done);
+    }
+    let sources: Vec<ledger::SourceRecord> = files
+        .iter()
+        .zip(&streamed.rows_per_file)
+        .map(|(file, rows)| ledger::SourceRecord {
+            path: file.display.clone(),
+            bytes: file.bytes,
+            sha256: file.sha256.clone(),
+            etag: file.etag().map(str::to_owned),
+            rows: *rows,
+        })
+        .collect();
+    done.duration_ms = elapsed_ms(planned.started.at);
+    let batch_id = commit(tx, &done, &planned.job_hash, &sources, options.force, planned.started).await?;
+    done.batch_id = Some(batch_id);
+    done.duration_ms = elapsed_ms(planned.started.at);
+    tracing::info!(
+        job = %job.name,
+        batch_id,
+        rows_loaded = done.rows_loaded,
+        duration_ms = done.duration_ms,
+        "Batch committed."
+    );
+    Ok(done)
+}
+
+/// A SQL job, read and checked: its statement and what it is recorded as.
+pub(crate) struct PlannedSql {
+    /// The summary so far (job, target, mode `sql`, the statement's hash).
+    pub summary: Summary,
+    /// The statement's text; it takes the job's name as `$1` and returns one row with
+    /// bigint `rows_read` and `rows_loaded`.
+    pub statement: String,
+    /// The statement's file, as errors name it.
+    pub file: String,
+    /// The ledger's record of the statement's file.
+    pub source: ledger::SourceRecord,
+    pub started: Started,
+}
+
+/// Runs a SQL job's statement in the batch transaction: committed with its ledger row when
+/// it read anything, rolled back when it found nothing new or only validates.
+pub(crate) async fn sql(client: &mut Client, planned: PlannedSql, options: &LoadOptions) -> Result<Summary> {
+    let mut done = planned.summary;
+    let tx = begin(client, &done.target, options).await?;
+    let counted = super::transform::counts(&tx, &planned.statement, &done.job, &planned.file).await;
+    let (rows_read, rows_loaded) = match counted {
+        Ok(counts) => counts,
+        Err(error) => {
+            // The statement's error is the one to give; a failed rollback ends with the
+            // connection anyway.
+            roll_back(tx, "the transform").await.ok();
+            return Err(error);
+        }
+    };
+    done.rows_read = rows_read;
+    done.rows_loaded = rows_loaded;
+    if rows_read == 0 || options.dry_run {
+        roll_back(tx, "the transform").await?;
+        done.status = if options.dry_run {
+            Status::Validated
+        } else {
+            Status::UpToDate
+        };
+        done.duration_ms = elapsed_ms(planned.started.at);
+        return Ok(done);
+    }
+    let source = ledger::SourceRecord {
+        rows: rows_read,
+        ..planned.source
+    };
+    done.duration_ms = elapsed_ms(planned.started.at);
+    let hash = done.content_hash.clone();
+    let batch_id = commit(tx, &done, &hash, &[source], options.force, planned.started).await?;
+    done.batch_id = Some(batch_id);
+    tracing::info!(job = %done.job, batch_id, rows_read, rows_loaded, "Transform committed.");
+    Ok(done)
+}

@@ -1,0 +1,100 @@
+//! A batch's identity: the content of its sources (sha256, or the ETag an object is known
+//! by) and the job's fingerprint, hashed into the content hash the ledger keys batches by.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::source::{Place, SourceFile};
+use crate::db::ledger;
+use crate::error::{ErrorKind, Result, joined};
+use crate::hash::{sha256_file, to_hex};
+use crate::job::Job;
+
+/// The sha256 of every source that has no ETag to be known by: local files, standard
+/// input, and objects from an HTTP server without validators. In order, on one thread: it
+/// runs beside a load, and must not take rayon's threads from it.
+fn hash_contents(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
+    for file in &mut files {
+        if file.etag().is_some() {
+            continue;
+        }
+        let read_error = |source| ErrorKind::Read {
+            path: file.display.clone().into(),
+            source,
+        };
+        let (sha256, bytes) = match &file.place {
+            Place::Http(object) => crate::hash::sha256_reader(&mut object.reader(0)?).map_err(read_error)?,
+            place => sha256_file(place.local_path().unwrap_or(Path::new(""))).map_err(read_error)?,
+        };
+        // A server may not say how long an object is; a file must not change under the load.
+        if file.place.local_path().is_some() && bytes != file.bytes {
+            return Err(ErrorKind::Read {
+                path: file.display.clone().into(),
+                source: std::io::Error::other(format!(
+                    "the file changed during the load ({} bytes, then {bytes})",
+                    file.bytes
+                )),
+            }
+            .into());
+        }
+        file.sha256 = Some(sha256);
+        file.bytes = bytes;
+    }
+    Ok(files)
+}
+
+/// [`hash_contents`] on a blocking thread.
+pub(crate) async fn hash_contents_async(files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
+    tokio::task::spawn_blocking(move || hash_contents(files))
+        .await
+        .map_err(joined)?
+}
+
+/// A batch's content hash, known before the load (with the hashed sources), or its
+/// sources still being hashed beside it.
+pub(crate) enum Identity {
+    Known(ledger::ContentHash, Vec<SourceFile>),
+    Hashing(tokio::task::JoinHandle<Result<Vec<SourceFile>>>),
+}
+
+/// The batch's identity: the job's name and fingerprint, and the content of each source in
+/// order; and the identity a batch recorded before fingerprints were kept would have had
+/// (the name and the sources only), so that such a batch is still found once loaded.
+pub(crate) fn content_hash(job: &Job, job_hash: &str, files: &[SourceFile]) -> ledger::ContentHash {
+    let sources = sources_hash(files);
+    let mut legacy = Sha256::new();
+    legacy.update(job.name.as_bytes());
+    legacy.update(&sources);
+    let mut current = Sha256::new();
+    current.update(job.name.as_bytes());
+    current.update(b"\njob ");
+    current.update(job_hash.as_bytes());
+    current.update(&sources);
+    ledger::ContentHash {
+        current: to_hex(&current.finalize()),
+        legacy: to_hex(&legacy.finalize()),
+    }
+}
+
+/// The bytes the content hash takes from the sources: each one's identity, in order.
+fn sources_hash(files: &[SourceFile]) -> Vec<u8> {
+    let mut hasher: Vec<u8> = Vec::new();
+    for file in files {
+        hasher.extend(b"\n");
+        match (&file.sha256, &file.place) {
+            (Some(sha256), _) => hasher.extend(sha256.as_bytes()),
+            // An object is itself at one ETag: the same key, size and ETag is the same content.
+            (None, Place::S3(object)) => {
+                hasher.extend(format!("{} {} {}", object.url(), object.size, object.etag).as_bytes());
+            }
+            (None, Place::Http(object)) => {
+                let tag = object.etag.as_deref().unwrap_or("");
+                hasher.extend(format!("{} {} {tag}", object.url, object.size).as_bytes());
+            }
+            // Files always have a sha256; this is only for completeness.
+            (None, _) => hasher.extend(file.display.as_bytes()),
+        }
+    }
+    hasher
+}

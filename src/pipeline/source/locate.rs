@@ -1,0 +1,308 @@
+//! Where a batch's sources are: locations (paths, `s3://` and `http(s)://` URLs, globs,
+//! `-` for standard input, `@manifest` files listing more) expanded into places, then
+//! described (format and size) as source files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::object::{HttpObject, S3Store, S3Url, StoreOptions};
+use super::{Place, SourceFile, open_text};
+use crate::error::{Error, ErrorKind, Result, joined};
+use crate::job::{FormatKind, Job};
+
+/// Expands the given locations (paths, `s3://` and `http(s)://` URLs, globs of paths and
+/// of `s3://` URLs, `-` for standard input, and `@manifest` files listing more) into
+/// sources, in order; relative paths are taken from `base`. An S3 client is made only when
+/// a location needs one.
+///
+/// # Errors
+///
+/// Input missing when a path or object does not exist or a glob matches nothing; the store
+/// unavailable when S3 cannot be listed.
+pub async fn expand(locations: &[String], base: &Path, options: &StoreOptions) -> Result<Vec<Place>> {
+    let mut places = Vec::new();
+    let mut store: Option<Arc<S3Store>> = None;
+    for location in locations {
+        if location == "-" {
+            if places.iter().any(|p| matches!(p, Place::Stdin(_))) {
+                return Err(Error::config("standard input (-) can be named once per batch"));
+            }
+            places.push(Place::Stdin(Arc::new(spool_stdin().await?)));
+            continue;
+        }
+        if location.starts_with("http://") || location.starts_with("https://") {
+            if is_glob(location) {
+                return Err(Error::config(format!(
+                    "{location:?}: HTTP has no listing, so a URL cannot be a glob (list the URLs in a manifest)"
+                )));
+            }
+            places.push(Place::Http(Arc::new(HttpObject::head(location, options).await?)));
+            continue;
+        }
+        if let Some(manifest) = location.strip_prefix('@') {
+            let manifest = resolve(manifest, base);
+            places.extend(Box::pin(expand_manifest(&manifest, options)).await?);
+            continue;
+        }
+        let glob = is_glob(location);
+        if let Some(url) = S3Url::parse(location) {
+            let s3 = match &store {
+                Some(s3) => Arc::clone(s3),
+                None => Arc::clone(store.insert(Arc::new(S3Store::connect(options).await))),
+            };
+            if glob {
+                let objects = s3.list(&url.bucket, &url.key).await?;
+                if objects.is_empty() {
+                    return Err(ErrorKind::InputMissing {
+                        path: location.clone(),
+                        message: "the glob matches no object".into(),
+                    }
+                    .into());
+                }
+                places.extend(objects.into_iter().map(|o| Place::S3(Arc::new(o))));
+            } else {
+                places.push(Place::S3(Arc::new(s3.head(&url.bucket, &url.key).await?)));
+            }
+            continue;
+        }
+        let path = base.join(location);
+        let text = path.to_string_lossy().into_owned();
+        if glob {
+            let mut matched: Vec<PathBuf> = glob::glob(&text)
+                .map_err(|error| Error::config(format!("{location:?} is not a valid glob: {error}")))?
+                .filter_map(std::result::Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
+            if matched.is_empty() {
+                return Err(ErrorKind::InputMissing {
+                    path: location.clone(),
+                    message: "the glob matches no file".into(),
+                }
+                .into());
+            }
+            matched.sort();
+            places.extend(matched.into_iter().map(Place::Local));
+        } else if path.is_file() {
+            places.push(Place::Local(path));
+        } else {
+            return Err(ErrorKind::InputMissing {
+                path: location.clone(),
+                message: "no such file".into(),
+            }
+            .into());
+        }
+    }
+    if places.is_empty() {
+        return Err(Error::config(
+            "the batch has no sources: give files, or list `sources` in the job",
+        ));
+    }
+    Ok(places)
+}
+
+fn is_glob(location: &str) -> bool {
+    location.contains(['*', '?', '['])
+}
+
+fn is_url(location: &str) -> bool {
+    ["s3://", "http://", "https://"]
+        .iter()
+        .any(|scheme| location.starts_with(scheme))
+}
+
+/// A location as given, or a relative path taken from the local folder `base`.
+fn resolve(location: &str, base: &Path) -> String {
+    if is_url(location) || location == "-" {
+        location.to_owned()
+    } else {
+        base.join(location).to_string_lossy().into_owned()
+    }
+}
+
+/// A manifest's entry as a full location: URLs and absolute paths as they are; a relative
+/// one taken from the manifest's own folder, be it local, an S3 prefix or a URL's path.
+fn resolve_entry(entry: &str, manifest: &str) -> String {
+    if is_url(entry) || Path::new(entry).is_absolute() {
+        return entry.to_owned();
+    }
+    if manifest.starts_with("s3://") {
+        let folder = &manifest[..manifest.rfind('/').map_or(manifest.len(), |slash| slash + 1)];
+        return format!("{folder}{entry}");
+    }
+    if let Some(joined) = is_url(manifest)
+        .then(|| reqwest::Url::parse(manifest).and_then(|url| url.join(entry)).ok())
+        .flatten()
+    {
+        return joined.to_string();
+    }
+    resolve(entry, Path::new(manifest).parent().unwrap_or(Path::new("")))
+}
+
+/// Copies standard input to a temporary file, so that it can be hashed before the load
+/// (exactly-once) and read with bounded memory, like any file.
+async fn spool_stdin() -> Result<tempfile::TempPath> {
+    let spooled = tokio::task::spawn_blocking(|| -> std::io::Result<tempfile::TempPath> {
+        let mut spool = tempfile::Builder::new().prefix("pgbatch-stdin-").tempfile()?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut spool)?;
+        Ok(spool.into_temp_path())
+    })
+    .await
+    .map_err(joined)?;
+    spooled.map_err(|source| {
+        ErrorKind::Read {
+            path: "stdin".into(),
+            source,
+        }
+        .into()
+    })
+}
+
+/// The largest manifest read; a longer one is a mistake (a data file named as a manifest).
+const MANIFEST_LIMIT: u64 = 16 << 20;
+
+/// The sources a manifest lists, in order. The manifest is a local file, standard input
+/// (`@-`), an S3 object or a URL, compressed or not; it holds one location per line (a
+/// path or a URL, relative ones taken from the manifest's folder, or a glob); blank lines
+/// and `#` comments are skipped. A missing entry names the manifest and the line.
+async fn expand_manifest(manifest: &str, options: &StoreOptions) -> Result<Vec<Place>> {
+    if is_glob(manifest) {
+        return Err(Error::config(format!(
+            "@{manifest}: a manifest is one file, not a glob"
+        )));
+    }
+    let place = expand(&[manifest.to_owned()], Path::new(""), options)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::config(format!("@{manifest}: no such manifest")))?;
+    let file = SourceFile {
+        place,
+        display: manifest.to_owned(),
+        format: FormatKind::Csv,
+        bytes: 0,
+        sha256: None,
+    };
+    let text = tokio::task::spawn_blocking(move || read_manifest(&file))
+        .await
+        .map_err(joined)??;
+    let mut places = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let entry = line.trim();
+        if entry.is_empty() || entry.starts_with('#') {
+            continue;
+        }
+        if entry.starts_with('@') || entry == "-" {
+            return Err(Error::config(format!(
+                "{manifest}: line {}: a manifest lists files, not another manifest or standard input",
+                number + 1
+            )));
+        }
+        let found = expand(&[resolve_entry(entry, manifest)], Path::new(""), options)
+            .await
+            .map_err(|error| match error.kind() {
+                ErrorKind::InputMissing { message, .. } => ErrorKind::InputMissing {
+                    path: format!("{manifest}: line {}: {entry}", number + 1),
+                    message: message.clone(),
+                }
+                .into(),
+                _ => error,
+            })?;
+        places.extend(found);
+    }
+    if places.is_empty() {
+        return Err(Error::config(format!("{manifest}: the manifest lists no sources")));
+    }
+    Ok(places)
+}
+
+/// A manifest's text: decompressed and decoded like any text source, at most
+/// [`MANIFEST_LIMIT`] bytes.
+fn read_manifest(file: &SourceFile) -> Result<String> {
+    let read_error = |source| ErrorKind::Read {
+        path: PathBuf::from(&file.display),
+        source,
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(open_text(file, None)?, MANIFEST_LIMIT + 1),
+        &mut text,
+    )
+    .map_err(read_error)?;
+    if text.len() as u64 > MANIFEST_LIMIT {
+        return Err(Error::config(format!(
+            "{}: a manifest is at most {} MiB; is this a data file?",
+            file.display,
+            MANIFEST_LIMIT >> 20
+        )));
+    }
+    Ok(text)
+}
+/// Decides each source's format and size. Nothing is read here: remote objects are known
+/// by their ETag, and the rest are hashed (`pipeline::identity`) before or while the
+/// batch loads.
+pub fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
+    places
+        .into_par_iter()
+        .map(|place| {
+            let display = match &place {
+                Place::Local(path) => path.display().to_string(),
+                Place::Stdin(_) => "stdin".to_owned(),
+                Place::S3(object) => object.url(),
+                Place::Http(object) => object.url.clone(),
+            };
+            let format = job.source.format.or_else(|| FormatKind::from_path(&display)).ok_or_else(|| {
+                Error::config(format!(
+                    "{display}: cannot tell the format from the name (set [source] format = \"csv\", \"parquet\" or \"pg_dump\")"
+                ))
+            })?;
+            let bytes = match (&place, place.local_path()) {
+                (Place::S3(object), _) => object.size,
+                (Place::Http(object), _) => object.size,
+                (_, path) => {
+                    std::fs::metadata(path.unwrap_or(Path::new("")))
+                        .map_err(|source| ErrorKind::Read {
+                            path: display.clone().into(),
+                            source,
+                        })?
+                        .len()
+                }
+            };
+            Ok(SourceFile {
+                place,
+                display,
+                format,
+                bytes,
+                sha256: None,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_entry;
+
+    #[test]
+    fn manifest_entries_resolve_from_the_manifests_folder() {
+        let cases = [
+            (
+                "s3://landing/air/batch.list",
+                "Dongsi.csv",
+                "s3://landing/air/Dongsi.csv",
+            ),
+            ("s3://landing/batch.list", "air/*.csv", "s3://landing/air/*.csv"),
+            ("s3://landing/air/batch.list", "/data/x.csv", "/data/x.csv"),
+            ("s3://landing/air/batch.list", "s3://other/y.csv", "s3://other/y.csv"),
+            ("https://host/files/batch.list?v=2", "a.csv", "https://host/files/a.csv"),
+            ("http://host/files/batch.list", "../b.csv", "http://host/b.csv"),
+            ("/srv/in/batch.list", "c.csv", "/srv/in/c.csv"),
+            ("batch.list", "c.csv", "c.csv"),
+            ("-", "d.csv", "d.csv"),
+            ("/srv/in/batch.list", "https://host/e.csv", "https://host/e.csv"),
+        ];
+        for (manifest, entry, expected) in cases {
+            assert_eq!(resolve_entry(entry, manifest), expected, "{entry} in {manifest}");
+        }
+    }
+}

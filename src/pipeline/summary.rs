@@ -1,0 +1,108 @@
+//! What a batch reports: its status and counts (the JSON summary line), and what changed
+//! since the last batch of the same paths.
+
+use std::time::Instant;
+
+use super::plan;
+use super::source::SourceFile;
+use crate::db::ledger;
+
+/// What happened to a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Loaded,
+    AlreadyLoaded,
+    Validated,
+    /// A SQL transform job found nothing new since its watermark.
+    UpToDate,
+}
+
+/// The outcome of one batch: the JSON summary line.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub status: Status,
+    pub job: String,
+    pub target: String,
+    pub mode: &'static str,
+    /// The new batch's id (loaded) or the earlier batch's (already loaded).
+    pub batch_id: Option<i64>,
+    pub content_hash: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_skipped: u64,
+    pub rows_deleted: u64,
+    pub duration_ms: u64,
+    /// Fields of the files that no column takes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields_ignored: Vec<String>,
+    /// How the first file maps to the table (`pgbatch validate`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mapping: Vec<plan::Mapping>,
+    /// What differs from the last batch of the job that read the same paths, when this one
+    /// is not a no-op.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+}
+
+/// What changed since the last batch of a job that read the same paths.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Changes {
+    pub since_batch: i64,
+    /// The resolved job (mapping, formats, parse rules, mode) differs.
+    pub job: bool,
+    /// The sources whose content differs (size, sha256 or ETag).
+    pub files: Vec<String>,
+}
+
+impl Changes {
+    /// Compares a batch about to load with the previous one of the same paths.
+    pub(crate) fn since(previous: &ledger::Previous, job_hash: &str, files: &[SourceFile]) -> Self {
+        let changed = files
+            .iter()
+            .zip(&previous.sources)
+            .filter(|(file, before)| {
+                before.bytes != file.bytes
+                    || before.sha256.as_deref() != file.sha256.as_deref()
+                    || before.etag.as_deref() != file.etag()
+            })
+            .map(|(file, _)| file.display.clone())
+            .collect();
+        Changes {
+            since_batch: previous.id,
+            job: previous.job_hash.as_deref() != Some(job_hash),
+            files: changed,
+        }
+    }
+}
+
+impl Summary {
+    /// A summary with nothing counted yet.
+    pub(crate) fn new(status: Status, job: &str, target: &str, mode: &'static str, content_hash: &str) -> Self {
+        Summary {
+            status,
+            job: job.to_owned(),
+            target: target.to_owned(),
+            mode,
+            batch_id: None,
+            content_hash: content_hash.to_owned(),
+            files: 0,
+            bytes: 0,
+            rows_read: 0,
+            rows_loaded: 0,
+            rows_skipped: 0,
+            rows_deleted: 0,
+            duration_ms: 0,
+            fields_ignored: Vec::new(),
+            mapping: Vec::new(),
+            changes: None,
+        }
+    }
+}
+
+/// Milliseconds since `started`.
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,120 @@
+//! The checks `[columns.*]` asks of each value: required, min and max, pattern.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use chrono::{DateTime, NaiveDate};
+
+use crate::db::catalog::PgType;
+use crate::error::Result;
+use crate::job::Target;
+
+use super::internal;
+use super::parse::{At, display, row_error};
+
+/// Length, JSON, range and pattern checks on converted values.
+pub(super) fn check(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<()> {
+    if target.ty.is_textual() {
+        let strings = array.as_string::<i32>();
+        for row in 0..strings.len() {
+            if strings.is_null(row) {
+                continue;
+            }
+            let v = strings.value(row);
+            let fail = |problem: String| row_error(file, at, row, target, Some(v), problem);
+            if v.contains('\0') {
+                return Err(fail(format!(
+                    "{v:?} contains a NUL byte, which PostgreSQL text cannot hold"
+                )));
+            }
+            if let Some(max) = target.max_chars {
+                let chars = v.chars().count();
+                if chars > max {
+                    return Err(fail(format!(
+                        "{v:?} has {chars} characters, more than the {max} the column allows"
+                    )));
+                }
+            }
+            if matches!(target.ty, PgType::Json | PgType::Jsonb)
+                && let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(v)
+            {
+                return Err(fail(format!("{v:?} is not JSON ({error})")));
+            }
+            if let Some(pattern) = &target.checks.pattern
+                && !pattern.is_match(v)
+            {
+                return Err(fail(format!("{v:?} does not match the pattern {:?}", pattern.as_str())));
+            }
+        }
+    }
+    if target.checks.min.is_none() && target.checks.max.is_none() {
+        return Ok(());
+    }
+    let numbers: ArrayRef = match array.data_type() {
+        DataType::Utf8 => Arc::new(
+            array
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.and_then(|s| s.parse::<f64>().ok()))
+                .collect::<arrow_array::Float64Array>(),
+        ),
+        DataType::Date32 => arrow_cast::cast(
+            &arrow_cast::cast(array, &DataType::Int32).map_err(internal)?,
+            &DataType::Float64,
+        )
+        .map_err(internal)?,
+        DataType::Timestamp(..) => arrow_cast::cast(
+            &arrow_cast::cast(array, &DataType::Int64).map_err(internal)?,
+            &DataType::Float64,
+        )
+        .map_err(internal)?,
+        _ => arrow_cast::cast(array, &DataType::Float64).map_err(internal)?,
+    };
+    let numbers = numbers.as_primitive::<Float64Type>();
+    for row in 0..numbers.len() {
+        if numbers.is_null(row) {
+            continue;
+        }
+        let n = numbers.value(row);
+        let below = target.checks.min.is_some_and(|min| n < min);
+        let above = target.checks.max.is_some_and(|max| n > max);
+        if below || above {
+            let shown = display(array.as_ref(), row);
+            let bound = if below {
+                "below the minimum"
+            } else {
+                "above the maximum"
+            };
+            let limit = if below { target.checks.min } else { target.checks.max }.unwrap_or_default();
+            let limit = display_bound(target.ty, limit);
+            return Err(row_error(
+                file,
+                at,
+                row,
+                target,
+                Some(&shown),
+                format!("{shown} is {bound} {limit}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn display_bound(ty: PgType, bound: f64) -> String {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "bounds of dates and timestamps were whole numbers"
+    )]
+    match ty {
+        PgType::Date => {
+            let days = chrono::Duration::days(bound as i64);
+            (NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date") + days).to_string()
+        }
+        PgType::Timestamp | PgType::Timestamptz => DateTime::from_timestamp_micros(bound as i64)
+            .map_or_else(|| bound.to_string(), |t| t.naive_utc().to_string()),
+        _ => bound.to_string(),
+    }
+}

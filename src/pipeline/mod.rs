@@ -25,7 +25,7 @@ use crate::error::{Result, joined};
 use crate::job::Spec;
 use batch::{PlannedLoad, Started};
 pub use source::locate::expand;
-pub use source::object::StoreOptions;
+pub use source::store::StoreOptions;
 pub use summary::{Changes, Status, Summary};
 
 /// Hears how a load goes; the binary draws progress bars with it. The library never prints.

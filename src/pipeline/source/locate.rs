@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::object::{HttpObject, S3Store, S3Url, StoreOptions};
+use super::store::{HttpObject, S3Store, S3Url, StoreOptions};
 use super::{Place, SourceFile, open_text};
 use crate::error::{Error, ErrorKind, Result, joined};
 use crate::job::{FormatKind, Job};

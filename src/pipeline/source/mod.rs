@@ -7,8 +7,8 @@
 pub mod csv;
 pub mod dump;
 pub mod locate;
-pub mod object;
 pub mod parquet;
+pub mod store;
 
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -121,8 +121,8 @@ pub enum Place {
     /// Standard input, spooled to a temporary file (removed when the batch is done), so it
     /// is hashed and read like a file.
     Stdin(Arc<tempfile::TempPath>),
-    S3(Arc<object::S3Object>),
-    Http(Arc<object::HttpObject>),
+    S3(Arc<store::S3Object>),
+    Http(Arc<store::HttpObject>),
 }
 
 impl Place {
@@ -184,11 +184,11 @@ pub fn open_bytes(file: &SourceFile) -> Result<Box<dyn Read + Send>> {
 }
 
 /// The source's bytes for a reader that seeks (Parquet).
-pub fn open_blob(file: &SourceFile) -> Result<object::Blob> {
+pub fn open_blob(file: &SourceFile) -> Result<store::Blob> {
     Ok(match &file.place {
-        Place::S3(object) => object::Blob::S3(Arc::clone(object)),
-        Place::Http(object) => object::Blob::Http(Arc::clone(object)),
-        local => object::Blob::Local(Arc::new(open_file(local.local_path().unwrap_or(Path::new("")))?)),
+        Place::S3(object) => store::Blob::S3(Arc::clone(object)),
+        Place::Http(object) => store::Blob::Http(Arc::clone(object)),
+        local => store::Blob::Local(Arc::new(open_file(local.local_path().unwrap_or(Path::new("")))?)),
     })
 }
 

@@ -9,7 +9,7 @@ use parquet::arrow::arrow_reader::{
 use crate::error::{Error, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::object::Blob;
+use super::store::Blob;
 use super::{Chunk, ChunkReader, Positions, SourceFile, open_blob};
 
 /// An open Parquet file.

@@ -37,6 +37,19 @@ impl Spec {
         Self::read(&path)
     }
 
+    /// The jobs a list file names (`jobs/demo.list`): one name or path per line, found as
+    /// [`Spec::find`] finds them; blank lines and `#` comments are skipped.
+    pub fn list(list: &Path, jobs_dir: &Path) -> Result<Vec<Self>> {
+        // A list is configuration, not input: a missing one is a configuration error.
+        let text =
+            std::fs::read_to_string(list).map_err(|error| Error::config(format!("{}: {error}", list.display())))?;
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|job| Self::find(job, jobs_dir))
+            .collect()
+    }
+
     /// Reads and parses one job file.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| ErrorKind::Read {

@@ -280,3 +280,84 @@ fn standard_input_is_a_source_loaded_exactly_once() {
     let again = last(&run());
     assert_eq!(again["status"], "already_loaded");
 }
+
+/// Runs `program args` with `input` on stdin; fails saying what to install when it is missing.
+fn check_with(program: &str, args: &[&str], input: &[u8], install: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{program} is needed to check this (install {install}): {error}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn every_command_has_plain_help_with_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = pgbatch(dir.path(), None, &["--help"]);
+    assert_eq!(code(&top), 0);
+    let commands = [
+        "migrate",
+        "load",
+        "run",
+        "validate",
+        "demo",
+        "serve",
+        "batches",
+        "exit-codes",
+        "completions",
+        "man",
+    ];
+    let text = String::from_utf8_lossy(&top.stdout).into_owned();
+    assert!(!text.contains('`'), "markdown in the help: {text}");
+    for command in commands {
+        assert!(
+            text.contains(&format!("  {command} ")),
+            "{command} missing from: {text}"
+        );
+        let out = pgbatch(dir.path(), None, &[command, "--help"]);
+        assert_eq!(code(&out), 0, "{command}");
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!help.contains('`'), "markdown in the help of {command}: {help}");
+        let example = help
+            .split_once("Example:\n  ")
+            .map(|(_, e)| e.trim())
+            .unwrap_or_default();
+        assert!(
+            example.starts_with("pgbatch ") || example.contains(" pgbatch "),
+            "{command} has no example: {help}"
+        );
+    }
+}
+
+#[test]
+fn completions_and_the_manual_page_come_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = pgbatch(dir.path(), None, &["completions", "bash"]);
+    assert_eq!(code(&script), 0, "{}", stderr(&script));
+    // bash itself parses the script, then completes `pgbatch va` with it.
+    let checked = check_with("bash", &["-n"], &script.stdout, "bash");
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    let mut complete = script.stdout.clone();
+    complete.extend_from_slice(
+        b"\nCOMP_WORDS=(pgbatch va); COMP_CWORD=1; COMP_LINE='pgbatch va'; COMP_POINT=10\n\
+          _pgbatch pgbatch va pgbatch; printf '%s\\n' \"${COMPREPLY[@]}\"\n",
+    );
+    let completed = check_with("bash", &[], &complete, "bash");
+    assert_eq!(String::from_utf8_lossy(&completed.stdout).trim(), "validate");
+
+    let page = pgbatch(dir.path(), None, &["man"]);
+    assert_eq!(code(&page), 0, "{}", stderr(&page));
+    // groff reads the page with every warning on; it must have nothing to say.
+    let rendered = check_with("groff", &["-man", "-Tutf8", "-ww"], &page.stdout, "groff-base");
+    assert!(rendered.status.success());
+    assert_eq!(String::from_utf8_lossy(&rendered.stderr), "");
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    for command in ["migrate", "load", "validate", "serve", "exit-codes"] {
+        assert!(text.contains(command), "{command} missing from the manual page: {text}");
+    }
+}

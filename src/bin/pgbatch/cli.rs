@@ -1,0 +1,212 @@
+//! The command line, as clap reads it: every flag, its environment variable, its help
+//! text, and one example per command.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use pgbatch::api::{self, ApiOptions};
+use pgbatch::db::Session;
+use pgbatch::pipeline::{LoadOptions, StoreOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "pgbatch",
+    version,
+    about = "Load batches of CSV and Parquet files into PostgreSQL, all or nothing",
+    after_help = "Exit codes: see pgbatch exit-codes. Environment: DATABASE_URL or the libpq PG* variables."
+)]
+pub struct Cli {
+    /// Print one JSON line per batch (and per error) on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The folder job names are looked up in.
+    #[arg(long, global = true, env = "PGBATCH_JOBS", default_value = "jobs")]
+    pub jobs_dir: PathBuf,
+    /// An S3-compatible endpoint for s3:// sources (MinIO, say), addressed by path; AWS S3
+    /// when unset. Credentials and region come from the standard AWS chain.
+    #[arg(long, global = true, env = "PGBATCH_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Seconds an S3 or HTTP store may keep a read waiting (headers, or the next bytes of a
+    /// body) before the batch fails with exit 69, to be retried.
+    #[arg(
+        long,
+        global = true,
+        env = "PGBATCH_STORE_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub store_timeout: u64,
+    /// Seconds a load waits for another load of the same table before it gives up with
+    /// exit 75 (to be retried), naming the other.
+    #[arg(
+        long,
+        global = true,
+        env = "PGBATCH_LOCK_WAIT",
+        default_value_t = 600,
+        value_name = "SECONDS"
+    )]
+    pub lock_wait: u64,
+    /// Seconds any one statement of a load or migration may run (a whole COPY is one);
+    /// 0 means no limit. Past it the batch rolls back with exit 75.
+    #[arg(
+        long,
+        global = true,
+        env = "PGBATCH_STATEMENT_TIMEOUT",
+        default_value_t = 0,
+        value_name = "SECONDS"
+    )]
+    pub statement_timeout: u64,
+    /// Seconds a load's transaction may sit idle (a stuck process holding its locks) before
+    /// the server ends it; 0 means no limit.
+    #[arg(
+        long,
+        global = true,
+        env = "PGBATCH_IDLE_TIMEOUT",
+        default_value_t = 600,
+        value_name = "SECONDS"
+    )]
+    pub idle_timeout: u64,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The settings of every database session.
+    pub fn session(&self) -> Session {
+        Session {
+            statement_timeout: Duration::from_secs(self.statement_timeout),
+            idle_in_transaction_timeout: Duration::from_secs(self.idle_timeout),
+        }
+    }
+
+    /// How a load runs: `force` loads content loaded before; `dry_run` rolls back.
+    pub fn load_options(&self, force: bool, dry_run: bool) -> LoadOptions {
+        LoadOptions {
+            force,
+            dry_run,
+            store: StoreOptions {
+                s3_endpoint: self.s3_endpoint.clone(),
+                stall_timeout: Duration::from_secs(self.store_timeout),
+            },
+            lock_wait: Some(Duration::from_secs(self.lock_wait)),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Apply the migrations in sql/migrations that are not applied yet.
+    #[command(after_help = "Example:\n  DATABASE_URL=postgres://loader@db/warehouse pgbatch migrate")]
+    Migrate {
+        /// The folder of numbered migration files.
+        #[arg(long, env = "PGBATCH_MIGRATIONS", default_value = "sql/migrations")]
+        dir: PathBuf,
+    },
+    /// Load the given files (or the job's own sources) as one batch.
+    #[command(after_help = "Example:\n  pgbatch load air_quality_beijing 'data/beijing/*.csv'")]
+    Load(LoadArgs),
+    /// Load the job's own sources as one batch.
+    #[command(after_help = "Example:\n  pgbatch run shipping_prices")]
+    Run {
+        /// A job file, or a name under the jobs folder.
+        job: String,
+        /// Load even if this content was loaded before.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Do everything a load does, then roll back: reports what would be loaded and how each
+    /// column maps.
+    #[command(after_help = "Example:\n  pgbatch validate charts_kaggle charts.csv")]
+    Validate {
+        /// A job file, or a name under the jobs folder.
+        job: String,
+        /// Files or globs; they replace the job's own sources.
+        files: Vec<String>,
+    },
+    /// Start a private PostgreSQL, migrate, load the samples of jobs/demo.list, and serve
+    /// the API until Ctrl-C.
+    #[command(after_help = "Example:\n  pgbatch demo --exit")]
+    Demo {
+        /// The folder of numbered migration files.
+        #[arg(long, env = "PGBATCH_MIGRATIONS", default_value = "sql/migrations")]
+        migrations: PathBuf,
+        /// Stop the database and exit after loading, instead of serving the API.
+        #[arg(long)]
+        exit: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Serve the read-only HTTP API: one route per query file.
+    #[command(after_help = "Example:\n  pgbatch serve --listen 0.0.0.0:8080 --pool-size 16")]
+    Serve(ServeArgs),
+    /// List the batches in the ledger, newest first.
+    #[command(after_help = "Example:\n  pgbatch batches --limit 5 --json")]
+    Batches {
+        /// How many batches to list.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Print the exit codes, which of them are worth a retry, and how every SQLSTATE class
+    /// maps to one (with --json: one object, for job definitions and alerts).
+    #[command(after_help = "Example:\n  pgbatch exit-codes --json")]
+    ExitCodes,
+    /// Print a completion script for a shell.
+    #[command(after_help = "Example:\n  pgbatch completions bash > /etc/bash_completion.d/pgbatch")]
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    #[command(after_help = "Example:\n  pgbatch man > /usr/local/share/man/man1/pgbatch.1")]
+    Man,
+}
+
+#[derive(clap::Args)]
+pub struct LoadArgs {
+    /// A job file, or a name under the jobs folder.
+    pub job: String,
+    /// Files or globs; they replace the job's own sources.
+    pub files: Vec<String>,
+    /// Load even if this content was loaded before.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0: any free port).
+    #[arg(long, env = "PGBATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The folder of query files, one route each.
+    #[arg(long, env = "PGBATCH_QUERIES", default_value = "sql/queries")]
+    pub queries: PathBuf,
+    /// Cancel any query that runs longer than this many milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    pub statement_timeout_ms: u64,
+    /// The most rows one response may hold.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_rows: u64,
+    /// Database connections at most [default: twice this machine's cores]. Size it to the
+    /// database's cores: more connections than it can run only queue in its scheduler and
+    /// stretch the slowest responses.
+    #[arg(long)]
+    pub pool_size: Option<usize>,
+    /// The role queries run as; empty to run as the connecting (read-only) user.
+    #[arg(long, env = "PGBATCH_API_ROLE", default_value = "pgbatch_reader")]
+    pub role: String,
+}
+
+impl ServeArgs {
+    /// How the API runs.
+    pub fn options(&self) -> ApiOptions {
+        ApiOptions {
+            queries: self.queries.clone(),
+            statement_timeout: Duration::from_millis(self.statement_timeout_ms),
+            max_rows: self.max_rows,
+            pool_size: self.pool_size.unwrap_or_else(api::default_pool_size),
+            role: Some(self.role.clone()).filter(|r| !r.is_empty()),
+        }
+    }
+}

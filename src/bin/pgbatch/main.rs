@@ -1,0 +1,218 @@
+//! The `pgbatch` command line: parse arguments ([`cli`]), set up logging, call the
+//! library, print what it returns ([`print`]), and turn errors into the exit codes of
+//! `pgbatch exit-codes`. Nothing else.
+
+mod cli;
+mod print;
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, Parser as _};
+use pgbatch::api::{self, Api};
+use pgbatch::db::{ConnectOptions, Session, ledger, migrate};
+use pgbatch::embedded;
+use pgbatch::error::exit;
+use pgbatch::job::Spec;
+use pgbatch::pipeline::{self, LoadOptions};
+
+use cli::{Cli, Command, ServeArgs};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("pgbatch: cannot start the runtime: {error}");
+            return ExitCode::from(exit::TEMP_FAIL);
+        }
+    };
+    let json = cli.json;
+    // A panic is a bug: it exits 70 with its message (printed by the panic hook above it),
+    // never with a signal, and never as a code AWS Batch would retry.
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(run(cli)))).unwrap_or_else(|panic| {
+            Err(pgbatch::ErrorKind::Internal(format!("panicked: {}", pgbatch::error::panic_message(&*panic))).into())
+        });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if json {
+                let line = serde_json::json!({
+                    "status": "failed",
+                    "error": error.to_string(),
+                    "location": error.location(),
+                    "exit_code": error.exit_code(),
+                    "retryable": error.is_retryable(),
+                });
+                // Not println!: stdout may be a pipe that closed (the panic that brought us here).
+                let _ = writeln!(std::io::stdout(), "{line}");
+            }
+            eprintln!("pgbatch: error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// Logs on stderr: compact for a person, JSON lines for a log collector.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PGBATCH_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if std::io::stderr().is_terminal() {
+            "warn"
+        } else {
+            "info"
+        })
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.compact().init();
+    } else {
+        builder.json().init();
+    }
+}
+
+/// Where the database is, from the environment.
+fn database() -> pgbatch::Result<ConnectOptions> {
+    ConnectOptions::from_env()?.ok_or_else(|| {
+        pgbatch::Error::config("no database configured: set DATABASE_URL or the PG* variables (PGHOST, PGUSER, ...)")
+    })
+}
+
+async fn connect(session: &Session) -> pgbatch::Result<tokio_postgres::Client> {
+    database()?.with_session(session).connect().await
+}
+
+async fn run(cli: Cli) -> pgbatch::Result<()> {
+    let session = cli.session();
+    let (job, files, options) = match &cli.command {
+        Command::Load(args) => (&args.job, args.files.as_slice(), cli.load_options(args.force, false)),
+        Command::Run { job, force } => (job, [].as_slice(), cli.load_options(*force, false)),
+        Command::Validate { job, files } => (job, files.as_slice(), cli.load_options(true, true)),
+        Command::Migrate { dir } => {
+            let migrations = migrate::read_dir(dir)?;
+            let applied = migrate::run(&mut connect(&session).await?, &migrations).await?;
+            if cli.json {
+                println!("{}", serde_json::json!({ "status": "migrated", "applied": applied }));
+            } else {
+                println!("applied {} migration(s) of {}", applied.len(), migrations.len());
+            }
+            return Ok(());
+        }
+        Command::Demo {
+            migrations,
+            exit,
+            serve,
+        } => return demo(&cli.jobs_dir, migrations, *exit, serve, cli.json).await,
+        Command::Serve(args) => return self::serve(&database()?, args, &[]).await,
+        Command::ExitCodes => {
+            print::exit_codes(cli.json);
+            return Ok(());
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "pgbatch", &mut script);
+            return print::bytes(&script);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|error| pgbatch::ErrorKind::Internal(format!("writing the manual page: {error}")))?;
+            return print::bytes(&page);
+        }
+        Command::Batches { limit } => {
+            for batch in ledger::list(&connect(&session).await?, *limit).await? {
+                if cli.json {
+                    println!("{}", serde_json::to_string(&batch).unwrap_or_default());
+                } else {
+                    println!(
+                        "{:>6}  {}  {:<24} {:<16} {:>10} rows  {:>7} ms",
+                        batch.id, batch.committed_at, batch.job, batch.mode, batch.rows_loaded, batch.duration_ms
+                    );
+                }
+            }
+            return Ok(());
+        }
+    };
+    let spec = Spec::find(job, &cli.jobs_dir)?;
+    let mut client = connect(&session).await?;
+    let summary = pipeline::load(&mut client, &spec, files, options, print::progress()).await?;
+    print::summary(&summary, cli.json);
+    Ok(())
+}
+
+/// `pgbatch demo`: a private cluster, migrated and loaded with the demo's jobs, then the
+/// API until Ctrl-C (or, with `--exit`, stopped at once).
+async fn demo(jobs_dir: &Path, migrations: &Path, exit: bool, args: &ServeArgs, json: bool) -> pgbatch::Result<()> {
+    let dir = embedded::default_dir();
+    let cluster = embedded::Cluster::start(&dir)?;
+    let mut result = demo_load(&cluster, jobs_dir, migrations, json).await;
+    if result.is_ok() {
+        let psql = format!(
+            "PostgreSQL (embedded) is up: psql '{}'",
+            cluster.url(embedded::DATABASE)
+        );
+        if exit {
+            println!("{psql}");
+        } else {
+            result = serve(&cluster.options(embedded::DATABASE), args, &[psql]).await;
+        }
+    }
+    cluster.stop()?;
+    result
+}
+
+async fn demo_load(cluster: &embedded::Cluster, jobs_dir: &Path, migrations: &Path, json: bool) -> pgbatch::Result<()> {
+    cluster.ensure_database(embedded::DATABASE).await?;
+    let mut client = cluster.options(embedded::DATABASE).connect().await?;
+    migrate::run(&mut client, &migrate::read_dir(migrations)?).await?;
+    for spec in Spec::list(&jobs_dir.join("demo.list"), jobs_dir)? {
+        let summary = pipeline::load(&mut client, &spec, &[], LoadOptions::default(), print::progress()).await?;
+        print::summary(&summary, json);
+    }
+    Ok(())
+}
+
+/// Serves the API until Ctrl-C or SIGTERM, then drains the requests in flight.
+async fn serve(options: &ConnectOptions, args: &ServeArgs, notes: &[String]) -> pgbatch::Result<()> {
+    let api = Api::new(options, args.options()).await?;
+    let examples = api.examples();
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|error| pgbatch::Error::config(format!("cannot listen on {}: {error}", args.listen)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| pgbatch::Error::config(format!("cannot listen on {}: {error}", args.listen)))?;
+    for note in notes {
+        println!("{note}");
+    }
+    println!("The API is up: http://{address}/ (the routes and what they take). Try:");
+    for example in examples {
+        println!("  curl 'http://{address}{example}'");
+    }
+    println!("Press Ctrl-C to stop.");
+    api::serve(api.router(), listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = async {
+            match term.as_mut() {
+                Some(term) => { term.recv().await; }
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
+}

@@ -1,0 +1,146 @@
+//! What the terminal sees: the batch summary (text or one JSON line), the exit-code table,
+//! and a progress bar on stderr.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use pgbatch::error::exit;
+use pgbatch::pipeline::{self, Progress, Status, Summary};
+
+/// A progress bar when stderr is a terminal; nothing otherwise.
+pub fn progress() -> Arc<dyn Progress> {
+    if std::io::stderr().is_terminal() {
+        Arc::new(Bar::new())
+    } else {
+        Arc::new(pipeline::NoProgress)
+    }
+}
+
+/// Writes `bytes` to stdout; a reader that stops early (`| head`) is no error.
+pub fn bytes(bytes: &[u8]) -> pgbatch::Result<()> {
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(pgbatch::ErrorKind::Read {
+            path: "standard output (writing)".into(),
+            source: error,
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// The exit codes and the SQLSTATE table (`pgbatch exit-codes`).
+pub fn exit_codes(json: bool) {
+    use pgbatch::error::codes::{EXIT_CODES, SQLSTATES};
+    // A reader that stops early (`| head`) is no error.
+    let mut out = std::io::stdout().lock();
+    if json {
+        let retryable: Vec<u8> = EXIT_CODES.iter().filter(|e| e.retryable).map(|e| e.code).collect();
+        let table = serde_json::json!({
+            "exit_codes": EXIT_CODES.as_slice(),
+            "retryable": retryable,
+            "sqlstates": SQLSTATES.as_slice(),
+            "sqlstate_default": exit::SOFTWARE,
+        });
+        let _ = writeln!(out, "{table}");
+        return;
+    }
+    for code in EXIT_CODES {
+        let retry = if code.retryable { "retry" } else { "no retry" };
+        let _ = writeln!(out, "{:>3}  {:<12} {:<9} {}", code.code, code.name, retry, code.meaning);
+    }
+    let _ = writeln!(
+        out,
+        "\nSQLSTATE (a code, else its class; any other: {}):",
+        exit::SOFTWARE
+    );
+    for state in SQLSTATES {
+        let _ = writeln!(out, "  {:<6} {:>3}  {}", state.sqlstate, state.exit_code, state.meaning);
+    }
+}
+
+/// A batch's summary: one JSON line, or text for a person.
+pub fn summary(summary: &Summary, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(summary).unwrap_or_default());
+        return;
+    }
+    let id = summary.batch_id.map_or_else(String::new, |id| id.to_string());
+    match summary.status {
+        Status::UpToDate => println!("{}: nothing new since the last run; nothing changed", summary.job),
+        Status::AlreadyLoaded => println!(
+            "{}: already loaded as batch {id}; nothing changed (use --force to load it again)",
+            summary.job
+        ),
+        Status::Loaded | Status::Validated => println!(
+            "{}: {} batch {id}: {} files, {} rows read, {} loaded into {} ({}), {} skipped, {} deleted, in {} ms",
+            summary.job,
+            if summary.status == Status::Loaded {
+                "loaded"
+            } else {
+                "validated (rolled back)"
+            },
+            summary.files,
+            summary.rows_read,
+            summary.rows_loaded,
+            summary.target,
+            summary.mode,
+            summary.rows_skipped,
+            summary.rows_deleted,
+            summary.duration_ms
+        ),
+    }
+    for line in &summary.mapping {
+        println!("  {line}");
+    }
+    if !summary.fields_ignored.is_empty() {
+        let names: Vec<String> = summary.fields_ignored.iter().map(|f| format!("{f:?}")).collect();
+        println!("  fields no column takes: {}", names.join(", "));
+    }
+    if let Some(changes) = &summary.changes {
+        let mut parts = Vec::new();
+        if changes.job {
+            parts.push("the job spec (mapping, formats or mode)".to_owned());
+        }
+        if !changes.files.is_empty() {
+            parts.push(format!("the content of {}", changes.files.join(", ")));
+        }
+        if !parts.is_empty() {
+            println!(
+                "  not a re-run of batch {}: changed since: {}",
+                changes.since_batch,
+                parts.join("; ")
+            );
+        }
+    }
+}
+
+/// A progress bar on stderr, counting source rows.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec}) {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, files: usize, bytes: u64) {
+        self.0
+            .set_message(format!("loading {files} file(s), {}", indicatif::HumanBytes(bytes)));
+        self.0.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
+
+    fn advance(&self, rows: u64, _copy_bytes: u64) {
+        self.0.inc(rows);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

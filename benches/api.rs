@@ -154,6 +154,56 @@ fn pgbench(url: &str, work: &Path, sql: &str) -> Figures {
     }
 }
 
+/// `pgbatch serve` on a free port; its process and address.
+fn serve(repo: &Path, url: &str) -> (std::process::Child, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
+        .current_dir(repo)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", url)
+        .env("PGBATCH_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pgbatch serve runs");
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let address = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "pgbatch serve ended early");
+        if let Some(rest) = line.strip_prefix("The API is up: http://") {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    (server, address)
+}
+
+/// wrk's figures while batches of prices are replaced back to back, and how many were.
+fn reads_during_loads(url: &str, jobs: &str, dump: &str, target: &str) -> (Figures, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let loads = Arc::new(AtomicU64::new(0));
+    let loader = {
+        let (stop, loads, url, jobs, dump) = (
+            Arc::clone(&stop),
+            Arc::clone(&loads),
+            url.to_owned(),
+            jobs.to_owned(),
+            dump.to_owned(),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                pgbatch(
+                    &url,
+                    &["--jobs-dir", &jobs, "load", "--force", "shipping_prices", &dump],
+                );
+                pgbatch(&url, &["--jobs-dir", &jobs, "run", "price_stats"]);
+                loads.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    let during = wrk(target);
+    stop.store(true, Ordering::SeqCst);
+    loader.join().unwrap();
+    (during, loads.load(Ordering::SeqCst))
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` and `cargo test --benches` ask for a listing
@@ -176,22 +226,7 @@ fn main() {
         pgbatch(&url, &["--jobs-dir", &jobs, "load", job, &dump]);
     }
     pgbatch(&url, &["--jobs-dir", &jobs, "run", "price_stats"]);
-    let mut server = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
-        .current_dir(&repo)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", &url)
-        .env("PGBATCH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("pgbatch serve runs");
-    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
-    let address = loop {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "pgbatch serve ended early");
-        if let Some(rest) = line.strip_prefix("The API is up: http://") {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
+    let (mut server, address) = serve(&repo, &url);
     let target = format!("http://{address}{PATH}");
     let check = Command::new("curl").args(["-sf", &target]).output();
     if let Ok(out) = check {
@@ -208,31 +243,7 @@ fn main() {
     let sql = std::fs::read_to_string(repo.join("sql/queries/rates.sql")).unwrap();
     let floor = pgbench(&url, work.path(), &sql);
 
-    // Replace batches of prices back to back while wrk reads.
-    let stop = Arc::new(AtomicBool::new(false));
-    let loads = Arc::new(AtomicU64::new(0));
-    let loader = {
-        let (stop, loads, url, jobs, dump) = (
-            Arc::clone(&stop),
-            Arc::clone(&loads),
-            url.clone(),
-            jobs.clone(),
-            dump.clone(),
-        );
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                pgbatch(
-                    &url,
-                    &["--jobs-dir", &jobs, "load", "--force", "shipping_prices", &dump],
-                );
-                pgbatch(&url, &["--jobs-dir", &jobs, "run", "price_stats"]);
-                loads.fetch_add(1, Ordering::SeqCst);
-            }
-        })
-    };
-    let during = wrk(&target);
-    stop.store(true, Ordering::SeqCst);
-    loader.join().unwrap();
+    let (during, loads) = reads_during_loads(&url, &jobs, &dump, &target);
 
     println!("| client | requests/s | p50 ms | p99 ms |");
     println!("| --- | --- | --- | --- |");
@@ -246,7 +257,7 @@ fn main() {
     println!("API / pgbench throughput: {:.2}x", api.rate / floor.rate);
     println!(
         "p99 during {} replace loads of 56,689 prices (+ price_stats) / p99 idle: {:.2}x",
-        loads.load(Ordering::SeqCst),
+        loads,
         during.p99 / api.p99
     );
     println!(

@@ -3,9 +3,9 @@
 
 use regex::Regex;
 
+use super::problems::Problems;
 use super::raw::RawColumn;
 use super::source::{decimal_of, thousands_of};
-use super::spec::Problems;
 use super::time::{Zone, days_since_epoch};
 use super::{Checks, Parse, Segment, Target, ValueRule};
 use crate::db::Ident;

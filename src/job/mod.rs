@@ -5,6 +5,7 @@
 mod column;
 mod fingerprint;
 mod mode;
+mod problems;
 pub mod raw;
 mod resolve;
 mod source;
@@ -16,11 +17,11 @@ use regex::Regex;
 use crate::db::Ident;
 use crate::db::catalog::PgType;
 pub use mode::{Cover, Mode};
+pub use problems::{closest, did_you_mean};
 pub use source::{
     DEFAULT_CHUNK_ROWS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_ROW_GROUP_BYTES, FormatKind, SourceOptions,
 };
 pub use spec::Spec;
-pub use spec::{closest, did_you_mean};
 pub use time::{Zone, days_since_epoch, parse_offset};
 
 /// How text becomes a value of the target type.

@@ -4,8 +4,8 @@
 use regex::Regex;
 
 use super::Target;
+use super::problems::{Problems, did_you_mean};
 use super::raw::RawJob;
-use super::spec::{Problems, did_you_mean};
 use crate::db::Ident;
 use crate::db::catalog::Column;
 

@@ -6,15 +6,16 @@ use std::path::Path;
 
 use super::column::{make_target, value_rule};
 use super::mode::resolve_mode;
+use super::problems::{Problems, did_you_mean};
 use super::raw::{RawColumn, RawJob};
 use super::source::{decimal_of, resolve_source, thousands_of};
-use super::spec::{Problems, Spec, did_you_mean};
 use super::{Job, Parse, Target, Unpivot, ValueRule};
 use crate::db::Ident;
 use crate::db::catalog::Column;
 
-pub(super) fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Problems) -> Job {
-    let raw = &spec.raw;
+/// The job a spec (`raw`, named `name`, its relative sources taken from `base`) makes
+/// against the target table's catalog.
+pub(super) fn resolve(raw: &RawJob, name: &str, base: &Path, catalog: &[Column], problems: &mut Problems) -> Job {
     let source = resolve_source(raw, problems);
     let default_parse = Parse {
         null: raw.source.null.clone().unwrap_or_else(|| vec![String::new()]),
@@ -58,11 +59,11 @@ pub(super) fn resolve(spec: &Spec, catalog: &[Column], problems: &mut Problems) 
 
     let mode = resolve_mode(raw, catalog, &columns, problems);
     Job {
-        name: spec.name.clone(),
+        name: name.to_owned(),
         table: raw.table.clone(),
         target: Ident::qualified(&raw.table),
         mode,
-        sources: sources(raw, spec.base_dir()),
+        sources: sources(raw, base),
         source,
         columns,
         absent,

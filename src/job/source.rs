@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use super::problems::Problems;
 use super::raw::RawJob;
-use super::spec::Problems;
 
 /// The kind of a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Job;
+use super::problems::Problems;
 use super::raw::RawJob;
 use crate::db::catalog::Column;
 use crate::error::{Error, ErrorKind, Result};
@@ -85,13 +86,13 @@ impl Spec {
     /// reported in one configuration error, each as `path:line:column: problem`.
     pub fn resolve(&self, catalog: &[Column]) -> Result<Job> {
         let mut problems = Problems::default();
-        let job = super::resolve::resolve(self, catalog, &mut problems);
-        if problems.0.is_empty() {
+        let job = super::resolve::resolve(&self.raw, &self.name, self.base_dir(), catalog, &mut problems);
+        if problems.is_empty() {
             return Ok(job);
         }
         let path = self.path.display().to_string();
         let located = problems
-            .0
+            .list()
             .into_iter()
             .map(|(keys, message)| {
                 let at = key_offset(&self.text, &keys).map_or_else(String::new, |offset| at(&self.text, offset));
@@ -99,19 +100,6 @@ impl Spec {
             })
             .collect();
         Err(ErrorKind::Config { problems: located }.into())
-    }
-}
-
-/// The problems found in a spec, each with the keys it is about (`["columns", "day",
-/// "format"]`); [`Spec::resolve`] turns the keys into a line and column.
-#[derive(Debug, Default)]
-pub(crate) struct Problems(Vec<(Vec<String>, String)>);
-
-impl Problems {
-    /// Records a problem about the value at `keys` (or the nearest table that exists).
-    pub(crate) fn at(&mut self, keys: &[&str], message: impl Into<String>) {
-        self.0
-            .push((keys.iter().map(|k| (*k).to_owned()).collect(), message.into()));
     }
 }
 
@@ -140,21 +128,4 @@ fn key_offset(text: &str, keys: &[String]) -> Option<usize> {
         }
     }
     found
-}
-
-/// The existing name closest to `wanted`, if one is close enough to be a likely typo:
-/// `station` for `staton`, `PM2.5` for `pm25`.
-pub fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let wanted = wanted.to_lowercase();
-    names
-        .into_iter()
-        .map(|name| (strsim::jaro_winkler(&wanted, &name.to_lowercase()), name))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, name)| name)
-}
-
-/// ` (did you mean "station"?)`, or nothing.
-pub fn did_you_mean<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> String {
-    closest(wanted, names).map_or_else(String::new, |name| format!(" (did you mean {name:?}?)"))
 }

@@ -4,36 +4,19 @@
 //! and the only COMMIT is in [`commit`].
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, Transaction};
 
 use super::identity::{Identity, content_hash, hash_contents_async};
 use super::load::{self, Streamed};
 use super::merge;
 use super::source::SourceFile;
-use super::summary::{Changes, Status, Summary, elapsed_ms};
+use super::summary::{Changes, Started, Status, Summary, elapsed_ms};
+use super::transform::{PlannedSql, counts};
 use super::{LoadOptions, Progress};
 use crate::db::ledger;
 use crate::error::{Error, Result, joined};
 use crate::job::Job;
-
-/// When a batch started, for its duration and its ledger row.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Started {
-    pub at: Instant,
-    pub wall: DateTime<Utc>,
-}
-
-impl Started {
-    pub(crate) fn now() -> Self {
-        Started {
-            at: Instant::now(),
-            wall: Utc::now(),
-        }
-    }
-}
 
 /// A load, planned: the job bound to every file, before its transaction.
 pub(crate) struct PlannedLoad {
@@ -239,26 +222,12 @@ async fn finish_load(
     Ok(done)
 }
 
-/// A SQL job, read and checked: its statement and what it is recorded as.
-pub(crate) struct PlannedSql {
-    /// The summary so far (job, target, mode `sql`, the statement's hash).
-    pub summary: Summary,
-    /// The statement's text; it takes the job's name as `$1` and returns one row with
-    /// bigint `rows_read` and `rows_loaded`.
-    pub statement: String,
-    /// The statement's file, as errors name it.
-    pub file: String,
-    /// The ledger's record of the statement's file.
-    pub source: ledger::SourceRecord,
-    pub started: Started,
-}
-
 /// Runs a SQL job's statement in the batch transaction: committed with its ledger row when
 /// it read anything, rolled back when it found nothing new or only validates.
 pub(crate) async fn sql(client: &mut Client, planned: PlannedSql, options: &LoadOptions) -> Result<Summary> {
     let mut done = planned.summary;
     let tx = begin(client, &done.target, options).await?;
-    let counted = super::transform::counts(&tx, &planned.statement, &done.job, &planned.file).await;
+    let counted = counts(&tx, &planned.statement, &done.job, &planned.file).await;
     let (rows_read, rows_loaded) = match counted {
         Ok(counts) => counts,
         Err(error) => {

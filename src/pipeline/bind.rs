@@ -71,29 +71,8 @@ impl Binding {
     pub fn new(job: &Job, fields: &[String]) -> Result<Binding, Vec<String>> {
         let mut problems = Vec::new();
         let mut unfilled = Vec::new();
-        let lookup = |name: &str, what: &dyn Fn() -> String, problems: &mut Vec<String>| -> Option<usize> {
-            match find(fields, name) {
-                Found::One(index) => Some(index),
-                Found::Nothing => {
-                    problems.push(format!(
-                        "{} {name:?}, which the file does not have{}; the file has {}",
-                        what(),
-                        did_you_mean(name, fields.iter().map(String::as_str)),
-                        list(fields)
-                    ));
-                    None
-                }
-                Found::Ambiguous(indices) => {
-                    let names: Vec<String> = indices.iter().map(|i| fields[*i].clone()).collect();
-                    problems.push(format!(
-                        "{} {name:?}, which matches {} alike (name one exactly with `from`)",
-                        what(),
-                        list(&names)
-                    ));
-                    None
-                }
-            }
-        };
+        let lookup =
+            |name: &str, what: &dyn Fn() -> String, problems: &mut Vec<String>| lookup(fields, name, what, problems);
         let mut columns = Vec::with_capacity(job.columns.len());
         for column in &job.columns {
             let mut bound = Bound::default();
@@ -170,6 +149,32 @@ impl Binding {
     /// When the field is not projected: a binding only hands out fields it projects.
     pub fn position(&self, index: usize) -> usize {
         self.project.binary_search(&index).expect("a bound field is projected")
+    }
+}
+
+/// The field `name` names in `fields`, or a problem saying what (`what()`) named it and
+/// what the file has instead.
+fn lookup(fields: &[String], name: &str, what: &dyn Fn() -> String, problems: &mut Vec<String>) -> Option<usize> {
+    match find(fields, name) {
+        Found::One(index) => Some(index),
+        Found::Nothing => {
+            problems.push(format!(
+                "{} {name:?}, which the file does not have{}; the file has {}",
+                what(),
+                did_you_mean(name, fields.iter().map(String::as_str)),
+                list(fields)
+            ));
+            None
+        }
+        Found::Ambiguous(indices) => {
+            let names: Vec<String> = indices.iter().map(|i| fields[*i].clone()).collect();
+            problems.push(format!(
+                "{} {name:?}, which matches {} alike (name one exactly with `from`)",
+                what(),
+                list(&names)
+            ));
+            None
+        }
     }
 }
 

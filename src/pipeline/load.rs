@@ -149,9 +149,11 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
             Ok(opened) => opened,
             Err(error) => return fail(error),
         };
-        for chunk in source {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
+        let mut source = source;
+        loop {
+            let chunk = match source.next_chunk() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
                 Err(error) => return fail(error),
             };
             let (sender, receiver) = oneshot::channel();

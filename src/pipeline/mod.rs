@@ -23,9 +23,10 @@ use tokio_postgres::Client;
 use crate::db::{catalog, ledger};
 use crate::error::{Result, joined};
 use crate::job::Spec;
-use batch::{PlannedLoad, Started};
+use batch::PlannedLoad;
 pub use source::locate::expand;
 pub use source::store::StoreOptions;
+use summary::Started;
 pub use summary::{Changes, Status, Summary};
 
 /// Hears how a load goes; the binary draws progress bars with it. The library never prints.

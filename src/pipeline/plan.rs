@@ -76,22 +76,7 @@ pub fn plan(job: &Job, files: &[SourceFile]) -> Result<Plan> {
         })
         .collect::<Result<_>>()?;
 
-    // Problems grouped by text, so that a hundred files lacking one field say it once.
-    let mut grouped: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    let mut order = Vec::new();
-    for (file, opened) in files.iter().zip(&opened) {
-        for problem in opened.binding.as_ref().err().into_iter().flatten() {
-            let entry = grouped.entry(problem.as_str()).or_default();
-            if entry.is_empty() {
-                order.push(problem.as_str());
-            }
-            entry.push(&file.display);
-        }
-    }
-    let mut problems: Vec<String> = order
-        .iter()
-        .map(|problem| format!("{}: {problem}", files_named(&grouped[problem])))
-        .collect();
+    let mut problems = grouped_problems(files, &opened);
 
     let bindings: Vec<(&Opened, &Binding)> = opened
         .iter()
@@ -215,6 +200,26 @@ fn mapping(job: &Job, server: &[Target], opened: &Opened) -> Vec<Mapping> {
         target_type: String::new(),
     }));
     lines
+}
+
+/// Every file's binding problems, grouped by text, so that a hundred files lacking one
+/// field say it once.
+fn grouped_problems(files: &[SourceFile], opened: &[Opened]) -> Vec<String> {
+    let mut grouped: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for (file, opened) in files.iter().zip(opened) {
+        for problem in opened.binding.as_ref().err().into_iter().flatten() {
+            let entry = grouped.entry(problem.as_str()).or_default();
+            if entry.is_empty() {
+                order.push(problem.as_str());
+            }
+            entry.push(&file.display);
+        }
+    }
+    order
+        .iter()
+        .map(|problem| format!("{}: {problem}", files_named(&grouped[problem])))
+        .collect()
 }
 
 /// Files as a message names them: up to three, then how many more.

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
 use super::plan;
 use super::source::SourceFile;
 use crate::db::ledger;
@@ -105,4 +107,20 @@ impl Summary {
 /// Milliseconds since `started`.
 pub(crate) fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// When a batch started, for its duration and its ledger row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Started {
+    pub at: Instant,
+    pub wall: DateTime<Utc>,
+}
+
+impl Started {
+    pub(crate) fn now() -> Self {
+        Started {
+            at: Instant::now(),
+            wall: Utc::now(),
+        }
+    }
 }

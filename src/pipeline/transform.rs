@@ -6,12 +6,25 @@
 
 use tokio_postgres::Transaction;
 
-use super::batch::{PlannedSql, Started};
-use super::summary::{Status, Summary};
+use super::summary::{Started, Status, Summary};
 use crate::db::ledger;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::sha256_hex;
 use crate::job::Spec;
+
+/// A SQL job, read and checked: its statement and what it is recorded as.
+pub(crate) struct PlannedSql {
+    /// The summary so far (job, target, mode `sql`, the statement's hash).
+    pub summary: Summary,
+    /// The statement's text; it takes the job's name as `$1` and returns one row with
+    /// bigint `rows_read` and `rows_loaded`.
+    pub statement: String,
+    /// The statement's file, as errors name it.
+    pub file: String,
+    /// The ledger's record of the statement's file.
+    pub source: ledger::SourceRecord,
+    pub started: Started,
+}
 
 /// Reads and checks a SQL job: its statement file, relative to the job file.
 ///

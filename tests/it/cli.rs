@@ -161,6 +161,10 @@ fn usage_errors_exit_64() {
 /// loaded, the API served (one call answered) until Ctrl-C; a second run reuses the cluster
 /// and loads nothing twice; no server is left.
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one user session: demo, the API it serves, then a re-run"
+)]
 fn demo_runs_on_the_embedded_default_and_reruns_as_no_ops() {
     use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();

@@ -13,42 +13,48 @@ use crate::error::Result;
 use crate::job::Target;
 
 use super::internal;
-use super::parse::{At, display, row_error};
+use super::report::{At, display, row_error};
+
+/// Length, NUL, JSON and pattern checks on text values.
+fn check_text(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<()> {
+    let strings = array.as_string::<i32>();
+    for row in 0..strings.len() {
+        if strings.is_null(row) {
+            continue;
+        }
+        let v = strings.value(row);
+        let fail = |problem: String| row_error(file, at, row, target, Some(v), problem);
+        if v.contains('\0') {
+            return Err(fail(format!(
+                "{v:?} contains a NUL byte, which PostgreSQL text cannot hold"
+            )));
+        }
+        if let Some(max) = target.max_chars {
+            let chars = v.chars().count();
+            if chars > max {
+                return Err(fail(format!(
+                    "{v:?} has {chars} characters, more than the {max} the column allows"
+                )));
+            }
+        }
+        if matches!(target.ty, PgType::Json | PgType::Jsonb)
+            && let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(v)
+        {
+            return Err(fail(format!("{v:?} is not JSON ({error})")));
+        }
+        if let Some(pattern) = &target.checks.pattern
+            && !pattern.is_match(v)
+        {
+            return Err(fail(format!("{v:?} does not match the pattern {:?}", pattern.as_str())));
+        }
+    }
+    Ok(())
+}
 
 /// Length, JSON, range and pattern checks on converted values.
 pub(super) fn check(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<()> {
     if target.ty.is_textual() {
-        let strings = array.as_string::<i32>();
-        for row in 0..strings.len() {
-            if strings.is_null(row) {
-                continue;
-            }
-            let v = strings.value(row);
-            let fail = |problem: String| row_error(file, at, row, target, Some(v), problem);
-            if v.contains('\0') {
-                return Err(fail(format!(
-                    "{v:?} contains a NUL byte, which PostgreSQL text cannot hold"
-                )));
-            }
-            if let Some(max) = target.max_chars {
-                let chars = v.chars().count();
-                if chars > max {
-                    return Err(fail(format!(
-                        "{v:?} has {chars} characters, more than the {max} the column allows"
-                    )));
-                }
-            }
-            if matches!(target.ty, PgType::Json | PgType::Jsonb)
-                && let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(v)
-            {
-                return Err(fail(format!("{v:?} is not JSON ({error})")));
-            }
-            if let Some(pattern) = &target.checks.pattern
-                && !pattern.is_match(v)
-            {
-                return Err(fail(format!("{v:?} does not match the pattern {:?}", pattern.as_str())));
-            }
-        }
+        check_text(array, target, at, file)?;
     }
     if target.checks.min.is_none() && target.checks.max.is_none() {
         return Ok(());

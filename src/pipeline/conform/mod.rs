@@ -305,5 +305,6 @@ pub(super) fn as_strings(array: &ArrayRef) -> Result<Cow<'_, StringArray>> {
 
 mod check;
 mod parse;
+mod report;
 #[cfg(test)]
 mod tests;

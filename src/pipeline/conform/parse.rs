@@ -10,17 +10,17 @@ use arrow_array::types::{
     Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
 };
 use arrow_array::{Array, ArrayRef, StringArray};
-use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::DataType;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::db::catalog::PgType;
-use crate::error::{Error, Location, Result, RowError};
+use crate::error::Result;
 use crate::job::{Target, days_since_epoch};
 use crate::pipeline::encode::{Numeric, arrow_type};
 
 use super::as_strings;
 use super::check::check;
+use super::report::{At, display, row_error};
 
 /// Timestamp formats tried, in order, when a column gives none.
 const DEFAULT_TIMESTAMP_FORMATS: [&str; 4] = [
@@ -30,28 +30,6 @@ const DEFAULT_TIMESTAMP_FORMATS: [&str; 4] = [
     "%Y-%m-%dT%H:%M",
 ];
 const DEFAULT_DATE_FORMAT: &str = "%Y-%m-%d";
-
-pub(super) type At<'a> = dyn Fn(usize) -> Option<crate::error::Position> + 'a;
-
-pub(super) fn row_error(
-    file: &str,
-    at: &At<'_>,
-    row: usize,
-    target: &Target,
-    value: Option<&str>,
-    problem: String,
-) -> Error {
-    RowError {
-        location: Location {
-            file: file.to_owned(),
-            position: at(row),
-        },
-        column: Some(target.name.clone()),
-        value: value.map(str::to_owned),
-        problem,
-    }
-    .into()
-}
 
 /// Parses or casts a source column to the target's type, then checks it.
 pub(super) fn convert(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<ArrayRef> {
@@ -112,12 +90,6 @@ pub(super) fn convert(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str
     }
     check(&converted, target, at, file)?;
     Ok(converted)
-}
-
-pub(super) fn display(array: &dyn Array, row: usize) -> String {
-    ArrayFormatter::try_new(array, &FormatOptions::default())
-        .map(|f| f.value(row).to_string())
-        .unwrap_or_default()
 }
 
 pub(super) fn required_problem(target: &Target) -> String {

@@ -6,7 +6,7 @@ use crate::db::catalog::PgType;
 use crate::error::Position;
 use crate::job::{Checks, Parse};
 use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
-use parse::display;
+use report::display;
 
 #[test]
 fn a_value_too_large_to_encode_is_bad_data_at_its_row_and_column() {

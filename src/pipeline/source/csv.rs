@@ -4,7 +4,7 @@
 use crate::error::{Error, ErrorKind, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, ChunkReader, Kept, Positions, SourceFile, TextColumns, open_text};
+use super::{Chunk, Kept, Positions, Source, SourceFile, TextColumns, open_text};
 use crate::pipeline::bind::{Found, find};
 
 /// Counts line ends as bytes pass to the CSV parser, so that a record's start offset maps
@@ -310,7 +310,7 @@ impl Csv {
     }
 }
 
-impl ChunkReader for Csv {
+impl Source for Csv {
     fn fields(&self) -> &[String] {
         &self.fields
     }

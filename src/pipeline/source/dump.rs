@@ -8,7 +8,7 @@ use std::io::BufRead;
 use crate::error::{Error, ErrorKind, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
-use super::{Chunk, ChunkReader, Kept, Positions, SourceFile, TextColumns, open_text};
+use super::{Chunk, Kept, Positions, Source, SourceFile, TextColumns, open_text};
 
 /// The end-of-data marker of a COPY text block.
 const END_OF_DATA: &[u8] = b"\\.";
@@ -217,7 +217,7 @@ fn unescape(raw: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-impl ChunkReader for Dump {
+impl Source for Dump {
     fn fields(&self) -> &[String] {
         &self.fields
     }

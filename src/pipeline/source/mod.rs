@@ -52,66 +52,20 @@ impl Chunk {
     }
 }
 
-/// An open source: its field names, then its chunks.
-pub trait Source: Iterator<Item = Result<Chunk>> + Send {
+/// An open source (CSV, `pg_dump` COPY block, Parquet): its fields, then its chunks.
+pub trait Source: Send {
     /// Every field of the file, in order.
     fn fields(&self) -> &[String];
     /// Each field's type as the file declares it (`text` for text formats).
-    fn field_types(&self) -> Vec<String>;
-    /// Reads only these fields (indices into [`Source::fields`], ascending): chunks then
-    /// hold them, in this order. Until called, chunks hold every field.
-    fn project(&mut self, fields: &[usize]);
-}
-
-/// What each source kind implements: its fields, and the next chunk until `None`.
-pub trait ChunkReader: Send {
-    /// Every field of the file, in order.
-    fn fields(&self) -> &[String];
-    /// Each field's type as the file declares it.
     fn field_types(&self) -> Vec<String> {
         vec!["text".to_owned(); self.fields().len()]
     }
-    /// Reads only these fields from the next chunk on.
+    /// Reads only these fields (indices into [`Source::fields`], ascending) from the next
+    /// chunk on: chunks then hold them, in this order. Until called, chunks hold every
+    /// field.
     fn project(&mut self, fields: &[usize]);
-    /// The next chunk; `None` at the end.
+    /// The next chunk; `None` at the end. After an error, the source is not read again.
     fn next_chunk(&mut self) -> Result<Option<Chunk>>;
-}
-
-/// A [`ChunkReader`] as an iterator that ends after the first error.
-struct Chunks<R> {
-    reader: R,
-    done: bool,
-}
-
-impl<R: ChunkReader> Iterator for Chunks<R> {
-    type Item = Result<Chunk>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let next = self.reader.next_chunk();
-        self.done = !matches!(next, Ok(Some(_)));
-        next.transpose()
-    }
-}
-
-impl<R: ChunkReader> Source for Chunks<R> {
-    fn fields(&self) -> &[String] {
-        self.reader.fields()
-    }
-
-    fn field_types(&self) -> Vec<String> {
-        self.reader.field_types()
-    }
-
-    fn project(&mut self, fields: &[usize]) {
-        self.reader.project(fields);
-    }
-}
-
-fn chunks(reader: impl ChunkReader + 'static) -> Box<dyn Source> {
-    Box::new(Chunks { reader, done: false })
 }
 
 /// Where a source's bytes are.
@@ -168,9 +122,9 @@ impl SourceFile {
 /// no row is read yet.
 pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Box<dyn Source>> {
     Ok(match file.format {
-        FormatKind::Csv => chunks(csv::Csv::open(file, options)?),
-        FormatKind::PgDump => chunks(dump::Dump::open(file, options)?),
-        FormatKind::Parquet => chunks(parquet::Parquet::open(file, options)?),
+        FormatKind::Csv => Box::new(csv::Csv::open(file, options)?),
+        FormatKind::PgDump => Box::new(dump::Dump::open(file, options)?),
+        FormatKind::Parquet => Box::new(parquet::Parquet::open(file, options)?),
     })
 }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
 
 use super::store::Blob;
-use super::{Chunk, ChunkReader, Positions, SourceFile, open_blob};
+use super::{Chunk, Positions, Source, SourceFile, open_blob};
 
 /// An open Parquet file.
 pub struct Parquet {
@@ -19,7 +19,7 @@ pub struct Parquet {
     projection: ProjectionMask,
     /// Every root field of the file.
     fields: Vec<String>,
-    /// The fields read (all until [`ChunkReader::project`]).
+    /// The fields read (all until [`Source::project`]).
     projected: Vec<String>,
     display: String,
     chunk_rows: usize,
@@ -129,7 +129,7 @@ impl Parquet {
     }
 }
 
-impl ChunkReader for Parquet {
+impl Source for Parquet {
     fn fields(&self) -> &[String] {
         &self.fields
     }

@@ -38,7 +38,7 @@ pub(super) enum Head {
     Ok(String),
 }
 
-pub(super) type Chunk = std::result::Result<Bytes, std::io::Error>;
+pub(super) type BodyChunk = std::result::Result<Bytes, std::io::Error>;
 
 pub(super) async fn handle(
     api: Arc<Api>,
@@ -60,8 +60,8 @@ pub(super) async fn handle(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let (head_tx, head_rx) = oneshot::channel();
-    let (body_tx, body_rx) = mpsc::channel::<Chunk>(4);
-    tokio::spawn(run(
+    let (body_tx, body_rx) = mpsc::channel::<BodyChunk>(4);
+    tokio::spawn(run_query(
         Arc::clone(&api),
         i,
         values,
@@ -118,14 +118,14 @@ pub(super) fn matches(if_none_match: Option<&str>, tag: &str) -> bool {
 }
 
 /// Runs one request's queries on a pooled connection and streams the rows into `body`.
-pub(super) async fn run(
+pub(super) async fn run_query(
     api: Arc<Api>,
     i: usize,
     values: Vec<Value>,
     format: Format,
     if_none_match: Option<String>,
     head: oneshot::Sender<Head>,
-    body: mpsc::Sender<Chunk>,
+    body: mpsc::Sender<BodyChunk>,
 ) {
     let served = &api.routes[i];
     let client = match api.pool.get().await {
@@ -172,7 +172,7 @@ pub(super) async fn respond(
     format: Format,
     if_none_match: Option<String>,
     head: oneshot::Sender<Head>,
-    body: &mpsc::Sender<Chunk>,
+    body: &mpsc::Sender<BodyChunk>,
 ) -> bool {
     match decide(served, client, values, format, if_none_match).await {
         Decided::Head(decided) => {
@@ -289,7 +289,7 @@ pub(super) async fn stream(
     format: Format,
     first: Option<tokio_postgres::Row>,
     mut rows: std::pin::Pin<Box<tokio_postgres::RowStream>>,
-    body: &mpsc::Sender<Chunk>,
+    body: &mpsc::Sender<BodyChunk>,
 ) -> bool {
     let fail = |error: std::io::Error| async move {
         let _ = body.send(Err(error)).await;

@@ -103,9 +103,16 @@ pub async fn serve(
         .map_err(|error| Error::config(format!("serving HTTP: {error}")))
 }
 
+/// A pool's failure, by kind: the database's own error, a pool that waited too long for a
+/// free connection (busy, worth a retry), or one that is closed or misbuilt (a bug).
 fn pool_error(db: &str, error: deadpool_postgres::PoolError) -> Error {
     match error {
         deadpool_postgres::PoolError::Backend(source) => Error::db(format!("connecting to database {db:?}"), source),
+        deadpool_postgres::PoolError::Timeout(_) => ErrorKind::Busy {
+            context: format!("database {db:?}"),
+            message: "no pooled connection came free in time".into(),
+        }
+        .into(),
         other => ErrorKind::Internal(format!("database pool: {other}")).into(),
     }
 }

@@ -7,7 +7,7 @@ use super::problems::Problems;
 use super::raw::RawColumn;
 use super::source::{decimal_of, thousands_of};
 use super::time::{Zone, days_since_epoch};
-use super::{Checks, Parse, Segment, Target, ValueRule};
+use super::{Checks, LoadColumn, Parse, Segment, ValueRule};
 use crate::db::Ident;
 use crate::db::catalog::{Column, PgType};
 
@@ -119,7 +119,7 @@ pub(super) fn make_target(
     defaults: &Parse,
     at: &[&str],
     problems: &mut Problems,
-) -> Option<Target> {
+) -> Option<LoadColumn> {
     let key = |name: &'static str| [at, &[name]].concat();
     let name = &column.name;
     let Some(ty) = column.ty else {
@@ -165,7 +165,7 @@ pub(super) fn make_target(
         );
     }
     let checks = checks(column, ty, spec, at, problems);
-    Some(Target {
+    Some(LoadColumn {
         name: name.clone(),
         ident: Ident::new(name),
         ty,

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Job, Mode, Segment, Target, ValueRule, Zone};
+use super::{Job, LoadColumn, Mode, Segment, ValueRule, Zone};
 use crate::hash::sha256_hex;
 
 impl Job {
@@ -51,7 +51,7 @@ fn canonical(value: &Value, out: &mut String) {
 }
 
 fn describe(job: &Job) -> Value {
-    let s = &job.source;
+    let s = &job.read;
     let mode = match &job.mode {
         Mode::Append | Mode::Replace => json!({ "name": job.mode.name() }),
         Mode::Upsert { key } | Mode::InsertNew { key } => {
@@ -64,7 +64,7 @@ fn describe(job: &Job) -> Value {
         }),
     };
     json!({
-        "table": job.target.as_sql(),
+        "table": job.table_ident.as_sql(),
         "mode": mode,
         "source": {
             "format": s.format.map(|f| format!("{f:?}")),
@@ -86,7 +86,7 @@ fn describe(job: &Job) -> Value {
     })
 }
 
-fn column(target: &Target) -> Value {
+fn column(target: &LoadColumn) -> Value {
     let rule = match &target.rule {
         ValueRule::Field { name, implicit } => json!({ "field": name, "implicit": implicit }),
         ValueRule::Template(segments) => json!({

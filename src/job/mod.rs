@@ -79,7 +79,7 @@ pub enum ValueRule {
 
 /// One loaded column of the target table.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct LoadColumn {
     pub name: String,
     pub ident: Ident,
     pub ty: PgType,
@@ -106,13 +106,15 @@ pub struct Job {
     pub name: String,
     /// The table as the spec names it.
     pub table: String,
-    pub target: Ident,
+    /// The table's name quoted for SQL.
+    pub table_ident: Ident,
     pub mode: Mode,
     /// The job's own sources, relative paths made absolute against the job file's folder.
     pub sources: Vec<String>,
-    pub source: SourceOptions,
+    /// How the sources are read (`[source]`: format, CSV dialect, encoding, limits).
+    pub read: SourceOptions,
     /// The loaded columns, in COPY order.
-    pub columns: Vec<Target>,
+    pub columns: Vec<LoadColumn>,
     /// Columns the job says the batch does not fill (`absent = true`): the server gives
     /// them their default, or NULL.
     pub absent: Vec<String>,

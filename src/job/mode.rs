@@ -3,7 +3,7 @@
 
 use regex::Regex;
 
-use super::Target;
+use super::LoadColumn;
 use super::problems::{Problems, did_you_mean};
 use super::raw::RawJob;
 use crate::db::Ident;
@@ -47,7 +47,7 @@ pub struct Cover {
     pub from_path: Option<Regex>,
 }
 
-pub(super) fn resolve_mode(raw: &RawJob, catalog: &[Column], columns: &[Target], problems: &mut Problems) -> Mode {
+pub(super) fn resolve_mode(raw: &RawJob, catalog: &[Column], columns: &[LoadColumn], problems: &mut Problems) -> Mode {
     let name = raw.mode.as_deref().unwrap_or("append");
     let mut key = || -> Vec<Ident> {
         if raw.key.is_empty() {

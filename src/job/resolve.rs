@@ -9,14 +9,14 @@ use super::mode::resolve_mode;
 use super::problems::{Problems, did_you_mean};
 use super::raw::{RawColumn, RawJob};
 use super::source::{decimal_of, resolve_source, thousands_of};
-use super::{Job, Parse, Target, Unpivot, ValueRule};
+use super::{Job, LoadColumn, Parse, Unpivot, ValueRule};
 use crate::db::Ident;
 use crate::db::catalog::Column;
 
 /// The job a spec (`raw`, named `name`, its relative sources taken from `base`) makes
 /// against the target table's catalog.
 pub(super) fn resolve(raw: &RawJob, name: &str, base: &Path, catalog: &[Column], problems: &mut Problems) -> Job {
-    let source = resolve_source(raw, problems);
+    let read = resolve_source(raw, problems);
     let default_parse = Parse {
         null: raw.source.null.clone().unwrap_or_else(|| vec![String::new()]),
         decimal: decimal_of(raw.source.decimal.as_ref(), b'.', &["source"], problems),
@@ -25,7 +25,7 @@ pub(super) fn resolve(raw: &RawJob, name: &str, base: &Path, catalog: &[Column],
         timezone: None,
         replace_nul: raw.source.replace_nul.clone(),
     };
-    let mut columns: Vec<Target> = Vec::new();
+    let mut columns: Vec<LoadColumn> = Vec::new();
     let unpivot = unpivot_columns(raw, catalog, &default_parse, &mut columns, problems);
     let absent = listed_columns(raw, catalog, &default_parse, &mut columns, problems);
 
@@ -61,10 +61,10 @@ pub(super) fn resolve(raw: &RawJob, name: &str, base: &Path, catalog: &[Column],
     Job {
         name: name.to_owned(),
         table: raw.table.clone(),
-        target: Ident::qualified(&raw.table),
+        table_ident: Ident::qualified(&raw.table),
         mode,
         sources: sources(raw, base),
-        source,
+        read,
         columns,
         absent,
         unpivot,
@@ -76,7 +76,7 @@ fn unpivot_columns(
     raw: &RawJob,
     catalog: &[Column],
     default_parse: &Parse,
-    columns: &mut Vec<Target>,
+    columns: &mut Vec<LoadColumn>,
     problems: &mut Problems,
 ) -> Option<Unpivot> {
     let u = raw.unpivot.as_ref()?;
@@ -139,7 +139,7 @@ fn listed_columns(
     raw: &RawJob,
     catalog: &[Column],
     default_parse: &Parse,
-    columns: &mut Vec<Target>,
+    columns: &mut Vec<LoadColumn>,
     problems: &mut Problems,
 ) -> Vec<String> {
     let mut absent = Vec::new();

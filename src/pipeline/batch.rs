@@ -98,7 +98,7 @@ fn already_loaded(planned: &PlannedLoad, earlier: i64, committed_at: &str, hash:
 /// first, so that finding it loaded costs a read, not a load. Any other batch starts
 /// loading at once while its files are hashed beside it (the server does not wait for the
 /// hash), and is looked up in the ledger before it merges.
-pub(crate) async fn load(
+pub(crate) async fn load_files(
     client: &mut Client,
     planned: PlannedLoad,
     options: &LoadOptions,
@@ -224,7 +224,7 @@ async fn finish_load(
 
 /// Runs a SQL job's statement in the batch transaction: committed with its ledger row when
 /// it read anything, rolled back when it found nothing new or only validates.
-pub(crate) async fn sql(client: &mut Client, planned: PlannedSql, options: &LoadOptions) -> Result<Summary> {
+pub(crate) async fn run_sql(client: &mut Client, planned: PlannedSql, options: &LoadOptions) -> Result<Summary> {
     let mut done = planned.summary;
     let tx = begin(client, &done.target, options).await?;
     let counted = counts(&tx, &planned.statement, &done.job, &planned.file).await;

@@ -112,7 +112,7 @@ impl Binding {
             .filter_map(|name| lookup(name, &|| "[unpivot] names field".to_owned(), &mut problems))
             .collect();
         let kept: Vec<usize> = job
-            .source
+            .read
             .drop_when_empty
             .iter()
             .filter_map(|name| {

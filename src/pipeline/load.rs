@@ -133,7 +133,7 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
         let _ = queue.blocking_send(receiver);
     };
     for (index, file) in files.iter().enumerate() {
-        let opened = source::open(file, &job.source).and_then(|mut source| {
+        let opened = source::open(file, &job.read).and_then(|mut source| {
             // Planned before the transaction (`plan`); bound again here, in case the file
             // changed since.
             let binding = Binding::new(job, source.fields()).map_err(|problems| {

@@ -22,7 +22,7 @@ const DUPLICATE_KEY_SQL: &str = include_str!("../../sql/modes/duplicate_key.sql"
 /// The table COPY writes into for this job: the target itself for `append`, else the stage.
 pub fn copy_table(job: &Job) -> String {
     match job.mode {
-        Mode::Append => job.target.as_sql().to_owned(),
+        Mode::Append => job.table_ident.as_sql().to_owned(),
         _ => "pg_temp.pgbatch_stage".to_owned(),
     }
 }
@@ -51,7 +51,7 @@ fn idents(list: &[Ident]) -> String {
 /// Fills a template's placeholders with identifiers.
 fn render(template: &str, job: &Job) -> String {
     let mut sql = template
-        .replace("{target}", job.target.as_sql())
+        .replace("{target}", job.table_ident.as_sql())
         .replace("{columns}", &column_list(job));
     match &job.mode {
         Mode::Upsert { key } | Mode::InsertNew { key } => {

@@ -76,7 +76,7 @@ pub async fn load(
     let started = Started::now();
     if spec.raw.sql.is_some() {
         let planned = transform::plan(spec, started)?;
-        return batch::sql(client, planned, &options).await;
+        return batch::run_sql(client, planned, &options).await;
     }
     let catalog = catalog::columns(&*client, &spec.raw.table).await?;
     let job = spec.resolve(&catalog)?;
@@ -113,5 +113,5 @@ pub async fn load(
         summary,
         started,
     };
-    batch::load(client, planned, &options, progress).await
+    batch::load_files(client, planned, &options, progress).await
 }

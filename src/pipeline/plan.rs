@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::error::{ErrorKind, Result};
-use crate::job::{Job, Segment, Target, ValueRule};
+use crate::job::{Job, LoadColumn, Segment, ValueRule};
 use crate::pipeline::bind::{Binding, list};
 use crate::pipeline::source::{self, SourceFile};
 
@@ -66,7 +66,7 @@ pub fn plan(job: &Job, files: &[SourceFile]) -> Result<Plan> {
     let opened: Vec<Opened> = files
         .par_iter()
         .map(|file| {
-            let source = source::open(file, &job.source)?;
+            let source = source::open(file, &job.read)?;
             let fields = source.fields().to_vec();
             Ok(Opened {
                 types: source.field_types(),
@@ -140,7 +140,7 @@ pub fn plan(job: &Job, files: &[SourceFile]) -> Result<Plan> {
 }
 
 /// The mapping of `job` (as planned) on one file, bound again to it.
-fn mapping(job: &Job, server: &[Target], opened: &Opened) -> Vec<Mapping> {
+fn mapping(job: &Job, server: &[LoadColumn], opened: &Opened) -> Vec<Mapping> {
     let Ok(binding) = Binding::new(job, &opened.fields) else {
         return Vec::new();
     };

@@ -1,6 +1,6 @@
 //! SQL transform jobs: no files, one statement from `sql/transforms/` run in a batch
 //! transaction under the target's advisory lock, and recorded in the ledger like a load
-//! (the script is `batch::sql`). The statement keeps its own watermark (see
+//! (the script is `batch::run_sql`). The statement keeps its own watermark (see
 //! `playlist_tally.sql`), takes the job name as `$1`, and returns one row with `rows_read`
 //! and `rows_loaded`.
 

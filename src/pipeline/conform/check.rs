@@ -10,13 +10,13 @@ use chrono::{DateTime, NaiveDate};
 
 use crate::db::catalog::PgType;
 use crate::error::Result;
-use crate::job::Target;
+use crate::job::LoadColumn;
 
 use super::internal;
 use super::report::{At, display, row_error};
 
 /// Length, NUL, JSON and pattern checks on text values.
-fn check_text(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<()> {
+fn check_text(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: &str) -> Result<()> {
     let strings = array.as_string::<i32>();
     for row in 0..strings.len() {
         if strings.is_null(row) {
@@ -52,7 +52,7 @@ fn check_text(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Res
 }
 
 /// Length, JSON, range and pattern checks on converted values.
-pub(super) fn check(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<()> {
+pub(super) fn check(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: &str) -> Result<()> {
     if target.ty.is_textual() {
         check_text(array, target, at, file)?;
     }

@@ -12,7 +12,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::{Error, Location, Result, RowError};
-use crate::job::{Job, Segment, Target, ValueRule};
+use crate::job::{Job, LoadColumn, Segment, ValueRule};
 use crate::pipeline::bind::Binding;
 use crate::pipeline::encode::{EncodeError, arrow_type};
 use crate::pipeline::source::Chunk;
@@ -40,7 +40,7 @@ enum Part {
 #[derive(Debug)]
 pub struct Conformer {
     file: String,
-    targets: Vec<(Target, Input)>,
+    targets: Vec<(LoadColumn, Input)>,
     unpivot: Option<(Vec<usize>, bool)>,
     schema: SchemaRef,
 }
@@ -86,7 +86,7 @@ impl Conformer {
             }
             .into()
         };
-        let constant = |target: &Target, value: &str| -> Result<ArrayRef> {
+        let constant = |target: &LoadColumn, value: &str| -> Result<ArrayRef> {
             let strings = StringArray::from(vec![value]);
             parse_strings(&strings, target, &|_| None, file).map_err(|error| {
                 Error::config(format!(

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::db::catalog::PgType;
 use crate::error::Result;
-use crate::job::{Target, days_since_epoch};
+use crate::job::{LoadColumn, days_since_epoch};
 use crate::pipeline::encode::{Numeric, arrow_type};
 
 use super::as_strings;
@@ -32,7 +32,7 @@ const DEFAULT_TIMESTAMP_FORMATS: [&str; 4] = [
 const DEFAULT_DATE_FORMAT: &str = "%Y-%m-%d";
 
 /// Parses or casts a source column to the target's type, then checks it.
-pub(super) fn convert(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str) -> Result<ArrayRef> {
+pub(super) fn convert(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: &str) -> Result<ArrayRef> {
     let converted = match array.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let strings = as_strings(array)?;
@@ -92,7 +92,7 @@ pub(super) fn convert(array: &ArrayRef, target: &Target, at: &At<'_>, file: &str
     Ok(converted)
 }
 
-pub(super) fn required_problem(target: &Target) -> String {
+pub(super) fn required_problem(target: &LoadColumn) -> String {
     if target.not_null {
         "no value, but the column is NOT NULL".into()
     } else {
@@ -101,7 +101,7 @@ pub(super) fn required_problem(target: &Target) -> String {
 }
 
 #[expect(clippy::too_many_lines, reason = "one arm per PostgreSQL type")]
-pub(super) fn parse_strings(strings: &StringArray, target: &Target, at: &At<'_>, file: &str) -> Result<ArrayRef> {
+pub(super) fn parse_strings(strings: &StringArray, target: &LoadColumn, at: &At<'_>, file: &str) -> Result<ArrayRef> {
     let parse = &target.parse;
     let replaced: StringArray;
     let strings = match &parse.replace_nul {
@@ -287,7 +287,7 @@ pub(super) fn parse_naive(v: &str, format: Option<&str>) -> Option<NaiveDateTime
     }
 }
 
-pub(super) fn parse_timestamptz(v: &str, target: &Target) -> Option<i64> {
+pub(super) fn parse_timestamptz(v: &str, target: &LoadColumn) -> Option<i64> {
     let parse = &target.parse;
     if let Some(zone) = parse.timezone {
         return zone.utc_micros(parse_naive(v, parse.format.as_deref())?);
@@ -309,7 +309,7 @@ fn expected_formats(format: Option<&str>) -> String {
     }
 }
 
-fn expected_zoned(target: &Target) -> String {
+fn expected_zoned(target: &LoadColumn) -> String {
     match (&target.parse.format, target.parse.timezone) {
         (Some(format), _) => format!(" (expected format {format:?})"),
         (None, Some(_)) => expected_formats(None),

@@ -5,7 +5,7 @@ use arrow_array::Array;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 
 use crate::error::{Error, Location, RowError};
-use crate::job::Target;
+use crate::job::LoadColumn;
 
 /// Where row `i` of a chunk is in its file.
 pub(super) type At<'a> = dyn Fn(usize) -> Option<crate::error::Position> + 'a;
@@ -14,7 +14,7 @@ pub(super) fn row_error(
     file: &str,
     at: &At<'_>,
     row: usize,
-    target: &Target,
+    target: &LoadColumn,
     value: Option<&str>,
     problem: String,
 ) -> Error {

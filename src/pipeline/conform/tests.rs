@@ -49,8 +49,8 @@ fn a_value_too_large_to_encode_is_bad_data_at_its_row_and_column() {
     );
 }
 
-fn target(ty: PgType) -> Target {
-    Target {
+fn target(ty: PgType) -> LoadColumn {
+    LoadColumn {
         name: "c".into(),
         ident: Ident::new("c"),
         ty,
@@ -70,7 +70,7 @@ fn target(ty: PgType) -> Target {
     }
 }
 
-fn parse(values: &[&str], target: &Target) -> Result<ArrayRef> {
+fn parse(values: &[&str], target: &LoadColumn) -> Result<ArrayRef> {
     let strings = StringArray::from(values.to_vec());
     let at = |row: usize| Some(Position::Line { line: row as u64 + 2 });
     parse_strings(&strings, target, &at, "f.csv")

@@ -251,7 +251,7 @@ pub fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
                 Place::S3(object) => object.url(),
                 Place::Http(object) => object.url.clone(),
             };
-            let format = job.source.format.or_else(|| FormatKind::from_path(&display)).ok_or_else(|| {
+            let format = job.read.format.or_else(|| FormatKind::from_path(&display)).ok_or_else(|| {
                 Error::config(format!(
                     "{display}: cannot tell the format from the name (set [source] format = \"csv\", \"parquet\" or \"pg_dump\")"
                 ))

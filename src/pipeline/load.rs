@@ -151,6 +151,8 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
         };
         let mut source = source;
         loop {
+            // Fault injection (tests only, the `failpoints` feature): a panic in the reader.
+            fail::fail_point!("source::next_chunk");
             let chunk = match source.next_chunk() {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
@@ -166,6 +168,7 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
                 // A panic here would abort the process from rayon's thread: it becomes the
                 // batch's error instead (exit 70), and the batch rolls back.
                 let work = std::panic::AssertUnwindSafe(|| {
+                    fail::fail_point!("conform::chunk");
                     conformer.conform(&chunk).and_then(|conformed| {
                         let mut out = BytesMut::with_capacity(conformed.batch.get_array_memory_size());
                         encoder

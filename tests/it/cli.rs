@@ -4,6 +4,11 @@ use std::process::{Command, Output};
 use crate::pg::{TestDb, repo, shared};
 
 pub(crate) fn pgbatch(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
+    pgbatch_with(dir, url, args, &[])
+}
+
+/// [`pgbatch`] with more environment variables.
+pub(crate) fn pgbatch_with(dir: &Path, url: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
     command
         .current_dir(dir)
@@ -23,6 +28,7 @@ pub(crate) fn pgbatch(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
     if let Some(url) = url {
         command.env("DATABASE_URL", url);
     }
+    command.envs(env.iter().copied());
     command.output().unwrap()
 }
 

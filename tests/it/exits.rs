@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cli::{code, pgbatch, stderr};
+use crate::cli::{code, pgbatch, pgbatch_with, stderr};
 use crate::mapping::{file, job_file as job};
 use crate::pg::{TestDb, cluster, repo};
 
@@ -291,4 +291,33 @@ fn a_migration_waiting_for_a_lock_lets_readers_by_and_tries_again() {
         db.query("SELECT count(*) FROM pg_attribute WHERE attrelid = 'kv'::regclass AND attname = 'extra'"),
         "1"
     );
+}
+
+/// A panic in any thread of a load (the reader, a rayon conform worker, the hashing task),
+/// injected with the `fail` crate's fail points: exit 70 with the panic's message, never a
+/// signal, never retryable, and nothing committed.
+#[test]
+fn a_panic_in_any_thread_exits_70_and_commits_nothing() {
+    let (db, dir, spec, csv) = kv_batch();
+    for point in ["source::next_chunk", "conform::chunk", "identity::hash"] {
+        let failpoints = format!("{point}=panic(injected at {point})");
+        let out = pgbatch_with(
+            dir.path(),
+            Some(&db.url()),
+            &["--json", "load", &spec, &csv],
+            &[("FAILPOINTS", failpoints.as_str())],
+        );
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(70), "{point}: {text}");
+        assert!(text.contains(&format!("injected at {point}")), "{point}: {text}");
+        assert!(text.contains("panicked"), "{point}: {text}");
+        let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(line["retryable"], false, "{point}");
+        assert_eq!(db.query("SELECT count(*) FROM kv"), "0", "{point}");
+        assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0", "{point}");
+    }
+    // The control: without a fail point the same load commits.
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", &spec, &csv]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.query("SELECT count(*) FROM kv"), "1");
 }

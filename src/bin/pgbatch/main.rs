@@ -28,6 +28,9 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
+    // Fault injection for the tests (`FAILPOINTS`); not in a release build.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

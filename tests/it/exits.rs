@@ -105,10 +105,10 @@ fn kv_batch() -> (TestDb, tempfile::TempDir, String, String) {
 }
 
 /// A session that holds an exclusive lock on `table` until dropped.
-struct Locker(Child, String);
+pub(crate) struct Locker(Child, String);
 
 impl Locker {
-    fn hold(db: &TestDb, table: &str) -> Self {
+    pub(crate) fn hold(db: &TestDb, table: &str) -> Self {
         Self::run(
             db,
             &format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),

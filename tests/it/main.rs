@@ -24,6 +24,9 @@ mod tls;
 /// Exit codes per failure class, through the binary.
 mod exits;
 
+/// A database whose packets stop coming (a failover that never resets the connection).
+mod vanish;
+
 /// One column-matching rule for every format; no column left NULL without the job saying so.
 mod mapping;
 

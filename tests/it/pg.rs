@@ -190,6 +190,11 @@ impl Cluster {
         String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
     }
 
+    /// The server's Unix socket.
+    pub(crate) fn socket_file(&self) -> PathBuf {
+        self.socket.join(format!(".s.PGSQL.{PORT}"))
+    }
+
     /// A libpq key/value connection string for `db`.
     pub fn url(&self, db: &str) -> String {
         format!("host={} port={PORT} user=postgres dbname={db}", self.socket.display())

@@ -24,6 +24,9 @@ mod tls;
 /// Exit codes per failure class, through the binary.
 mod exits;
 
+/// The AWS Batch job definitions, checked against the Batch API model and the exit codes.
+mod jobdefs;
+
 /// A database whose packets stop coming (a failover that never resets the connection).
 mod vanish;
 

@@ -15,7 +15,7 @@ use super::summary::{Changes, Started, Status, Summary, elapsed_ms};
 use super::transform::{PlannedSql, counts};
 use super::{LoadOptions, Progress};
 use crate::db::ledger;
-use crate::error::{Error, Result, joined};
+use crate::error::{Error, ErrorKind, Result, joined};
 use crate::job::Job;
 
 /// A load, planned: the job bound to every file, before its transaction.
@@ -28,14 +28,30 @@ pub(crate) struct PlannedLoad {
     pub started: Started,
 }
 
-/// BEGIN, then the target's advisory lock (waiting at most `lock_wait`).
-async fn begin<'c>(client: &'c mut Client, target: &str, options: &LoadOptions) -> Result<Transaction<'c>> {
+/// BEGIN, then the target's advisory lock (waiting at most `lock_wait`). `None`: another
+/// run holds the lock, and the options say to skip then.
+async fn begin<'c>(client: &'c mut Client, target: &str, options: &LoadOptions) -> Result<Option<Transaction<'c>>> {
     let tx = client
         .transaction()
         .await
         .map_err(|error| Error::db("starting the batch transaction", error))?;
-    ledger::lock_target(&tx, target, options.lock_wait).await?;
-    Ok(tx)
+    match ledger::lock_target(&tx, target, options.lock_wait).await {
+        Ok(()) => Ok(Some(tx)),
+        Err(error) if options.skip_if_running && matches!(error.kind(), ErrorKind::Busy { .. }) => {
+            tracing::info!(%target, "Another run holds the target's lock; skipped.");
+            roll_back(tx, "a skipped run").await?;
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The summary of a run that found another run of its target going on.
+fn skipped(summary: &Summary, started: Started) -> Summary {
+    let mut done = summary.clone();
+    done.status = Status::Skipped;
+    done.duration_ms = elapsed_ms(started.at);
+    done
 }
 
 /// ROLLBACK, saying why in the error when the server cannot be told.
@@ -105,7 +121,9 @@ pub(crate) async fn load_files(
     progress: Arc<dyn Progress>,
 ) -> Result<Summary> {
     let job = planned.job.clone();
-    let tx = begin(client, &job.table, options).await?;
+    let Some(tx) = begin(client, &job.table, options).await? else {
+        return Ok(skipped(&planned.summary, planned.started));
+    };
     let rerun = !options.force && {
         let paths: Vec<&str> = planned.files.iter().map(|f| f.display.as_str()).collect();
         let sizes: Vec<u64> = planned.files.iter().map(|f| f.bytes).collect();
@@ -226,7 +244,9 @@ async fn finish_load(
 /// it read anything, rolled back when it found nothing new or only validates.
 pub(crate) async fn run_sql(client: &mut Client, planned: PlannedSql, options: &LoadOptions) -> Result<Summary> {
     let mut done = planned.summary;
-    let tx = begin(client, &done.target, options).await?;
+    let Some(tx) = begin(client, &done.target, options).await? else {
+        return Ok(skipped(&done, planned.started));
+    };
     let counted = counts(&tx, &planned.statement, &done.job, &planned.file).await;
     let (rows_read, rows_loaded) = match counted {
         Ok(counts) => counts,

@@ -55,6 +55,10 @@ pub struct LoadOptions {
     pub store: StoreOptions,
     /// How long to wait for another load of the same target; `None`: as long as it takes.
     pub lock_wait: Option<std::time::Duration>,
+    /// When another load of the target runs past `lock_wait`, end with status `skipped`
+    /// (exit 0) instead of a temporary failure: a scheduled run that must not overlap
+    /// itself.
+    pub skip_if_running: bool,
 }
 
 /// Loads one batch: `locations` if given (from the working directory), else the job's own

@@ -18,6 +18,8 @@ pub enum Status {
     Validated,
     /// A SQL transform job found nothing new since its watermark.
     UpToDate,
+    /// Another run of the same target held its lock; nothing was done (`--skip-if-running`).
+    Skipped,
 }
 
 /// The outcome of one batch: the JSON summary line.

@@ -321,3 +321,43 @@ fn a_panic_in_any_thread_exits_70_and_commits_nothing() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(db.query("SELECT count(*) FROM kv"), "1");
 }
+
+/// A scheduled run while another load of its table goes on: `--lock-wait 0` gives up at once
+/// (75, naming the other), `--skip-if-running` does nothing and exits 0 (status skipped);
+/// once the other is done, the same command loads.
+#[test]
+fn a_scheduled_run_never_overlaps_itself() {
+    let (db, dir, spec, csv) = kv_batch();
+    let url = db.url();
+    let other = Locker::load_lock(&db, "kv");
+    let started = Instant::now();
+    let out = pgbatch(dir.path(), Some(&url), &["--lock-wait", "0", "load", &spec, &csv]);
+    assert_eq!(code(&out), 75, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another load of it still runs"),
+        "{}",
+        stderr(&out)
+    );
+    let out = pgbatch(
+        dir.path(),
+        Some(&url),
+        &["--json", "load", "--skip-if-running", &spec, &csv],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["status"], "skipped", "{line}");
+    // Neither waited out the default --lock-wait (600 s).
+    assert!(started.elapsed() < Duration::from_mins(1));
+    assert_eq!(db.query("SELECT count(*) FROM kv"), "0");
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+    drop(other);
+    let out = pgbatch(
+        dir.path(),
+        Some(&url),
+        &["--json", "load", "--skip-if-running", &spec, &csv],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["status"], "loaded", "{line}");
+    assert_eq!(db.query("SELECT count(*) FROM kv"), "1");
+}

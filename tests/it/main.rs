@@ -27,6 +27,9 @@ mod exits;
 /// The AWS Batch job definitions, checked against the Batch API model and the exit codes.
 mod jobdefs;
 
+/// The crontab and systemd units of batch/cron.
+mod schedule;
+
 /// A database whose packets stop coming (a failover that never resets the connection).
 mod vanish;
 

@@ -81,8 +81,11 @@ impl Cli {
         }
     }
 
-    /// How a load runs: `force` loads content loaded before; `dry_run` rolls back.
-    pub fn load_options(&self, force: bool, dry_run: bool) -> LoadOptions {
+    /// How a load runs: `force` loads content loaded before; `dry_run` rolls back;
+    /// `skip_if_running` ends at once with status skipped when another load of the table
+    /// runs.
+    pub fn load_options(&self, force: bool, dry_run: bool, skip_if_running: bool) -> LoadOptions {
+        let lock_wait = if skip_if_running { 0 } else { self.lock_wait };
         LoadOptions {
             force,
             dry_run,
@@ -90,7 +93,8 @@ impl Cli {
                 s3_endpoint: self.s3_endpoint.clone(),
                 stall_timeout: Duration::from_secs(self.store_timeout),
             },
-            lock_wait: Some(Duration::from_secs(self.lock_wait)),
+            lock_wait: Some(Duration::from_secs(lock_wait)),
+            skip_if_running,
         }
     }
 }
@@ -108,13 +112,17 @@ pub enum Command {
     #[command(after_help = "Example:\n  pgbatch load air_quality_beijing 'data/beijing/*.csv'")]
     Load(LoadArgs),
     /// Load the job's own sources as one batch.
-    #[command(after_help = "Example:\n  pgbatch run shipping_prices")]
+    #[command(after_help = "Example:\n  pgbatch run price_stats --skip-if-running")]
     Run {
         /// A job file, or a name under the jobs folder.
         job: String,
         /// Load even if this content was loaded before.
         #[arg(long)]
         force: bool,
+        /// When another load of the same table is going on, do nothing and exit 0 (status
+        /// skipped) instead of waiting: for schedules that must not overlap.
+        #[arg(long)]
+        skip_if_running: bool,
     },
     /// Do everything a load does, then roll back: reports what would be loaded and how each
     /// column maps.
@@ -172,6 +180,10 @@ pub struct LoadArgs {
     /// Load even if this content was loaded before.
     #[arg(long)]
     pub force: bool,
+    /// When another load of the same table is going on, do nothing and exit 0 (status
+    /// skipped) instead of waiting: for schedules that must not overlap.
+    #[arg(long)]
+    pub skip_if_running: bool,
 }
 
 #[derive(clap::Args)]

@@ -98,9 +98,17 @@ async fn connect(session: &Session) -> pgbatch::Result<tokio_postgres::Client> {
 async fn run(cli: Cli) -> pgbatch::Result<()> {
     let session = cli.session();
     let (job, files, options) = match &cli.command {
-        Command::Load(args) => (&args.job, args.files.as_slice(), cli.load_options(args.force, false)),
-        Command::Run { job, force } => (job, [].as_slice(), cli.load_options(*force, false)),
-        Command::Validate { job, files } => (job, files.as_slice(), cli.load_options(true, true)),
+        Command::Load(args) => (
+            &args.job,
+            args.files.as_slice(),
+            cli.load_options(args.force, false, args.skip_if_running),
+        ),
+        Command::Run {
+            job,
+            force,
+            skip_if_running,
+        } => (job, [].as_slice(), cli.load_options(*force, false, *skip_if_running)),
+        Command::Validate { job, files } => (job, files.as_slice(), cli.load_options(true, true, false)),
         Command::Migrate { dir } => {
             let migrations = migrate::read_dir(dir)?;
             let applied = migrate::run(&mut connect(&session).await?, &migrations).await?;

@@ -68,6 +68,10 @@ pub fn summary(summary: &Summary, json: bool) {
     let id = summary.batch_id.map_or_else(String::new, |id| id.to_string());
     match summary.status {
         Status::UpToDate => println!("{}: nothing new since the last run; nothing changed", summary.job),
+        Status::Skipped => println!(
+            "{}: skipped: another run of {} is going on; nothing changed",
+            summary.job, summary.target
+        ),
         Status::AlreadyLoaded => println!(
             "{}: already loaded as batch {id}; nothing changed (use --force to load it again)",
             summary.job

@@ -91,7 +91,8 @@ fn sources_hash(files: &[SourceFile]) -> Vec<u8> {
             }
             (None, Place::Http(object)) => {
                 let tag = object.etag.as_deref().unwrap_or("");
-                hasher.extend(format!("{} {} {tag}", object.url, object.size).as_bytes());
+                // The shown URL: a presigned URL signed anew is the same object.
+                hasher.extend(format!("{} {} {tag}", object.shown, object.size).as_bytes());
             }
             // Files always have a sha256; this is only for completeness.
             (None, _) => hasher.extend(file.display.as_bytes()),

@@ -684,3 +684,57 @@ fn http_without_etags_is_known_by_its_sha256() {
     ));
     assert_eq!(again["status"], "already_loaded");
 }
+
+/// A URL with credentials and a signature (as a presigned URL has) loads: its `?` is a
+/// query string, not a glob. Neither secret shows in the ledger (what `/batches` and
+/// `pgbatch batches` read), the summary, the logs or an error; the same object signed anew
+/// is the batch already loaded.
+#[test]
+fn presigned_and_credentialed_urls_load_and_their_secrets_show_nowhere() {
+    let http = Http::start(true);
+    let db = TestDb::new();
+    let plain = http.put("Dongsi.csv", &std::fs::read(station("Dongsi")).unwrap());
+    let signed = |signature: &str| {
+        format!(
+            "{}?X-Amz-Credential=AKIDEXAMPLE&X-Amz-Signature={signature}",
+            plain.replacen("http://", "http://loader:s3cr3t-pw@", 1)
+        )
+    };
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
+        command
+            .current_dir(repo())
+            .arg("--json")
+            .args(args)
+            .env("DATABASE_URL", db.url())
+            .env("PGBATCH_LOG", "info");
+        command.output().unwrap()
+    };
+    let out = run(&["load", "air_quality_beijing", &signed("f00dfeed")]);
+    let s = summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(s["rows_read"], 35_064);
+    assert_eq!(
+        db.query("SELECT sources->0->>'path' FROM pgbatch.batches"),
+        format!("{plain}?<redacted>")
+    );
+    let again = run(&["load", "air_quality_beijing", &signed("0ther5ig")]);
+    assert_eq!(summary(&again)["status"], "already_loaded", "{}", summary(&again));
+    let missing = signed("f00dfeed").replace("Dongsi.csv", "nope.csv");
+    let failed = run(&["load", "air_quality_beijing", &missing]);
+    assert_eq!(failed.status.code(), Some(66));
+    let listed = run(&["batches"]);
+    let mut seen = db.query("SELECT sources::text FROM pgbatch.batches");
+    for out in [&out, &again, &failed, &listed] {
+        seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        seen.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(
+        seen.contains("Batch committed"),
+        "the logs are part of what is checked: {seen}"
+    );
+    assert!(seen.contains("nope.csv?<redacted>"), "{seen}");
+    for secret in ["s3cr3t-pw", "loader:", "f00dfeed", "0ther5ig", "AKIDEXAMPLE"] {
+        assert!(!seen.contains(secret), "{secret} shown: {seen}");
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::store::{HttpObject, S3Store, S3Url, StoreOptions};
+use super::store::{HttpObject, S3Store, S3Url, StoreOptions, redact};
 use super::{Place, SourceFile, open_text};
 use crate::error::{Error, ErrorKind, Result, joined};
 use crate::job::{FormatKind, Job};
@@ -35,7 +35,8 @@ pub async fn expand(locations: &[String], base: &Path, options: &StoreOptions) -
         if location.starts_with("http://") || location.starts_with("https://") {
             if is_glob(location) {
                 return Err(Error::config(format!(
-                    "{location:?}: HTTP has no listing, so a URL cannot be a glob (list the URLs in a manifest)"
+                    "{:?}: HTTP has no listing, so a URL cannot be a glob (list the URLs in a manifest)",
+                    redact(location)
                 )));
             }
             places.push(Place::Http(Arc::new(HttpObject::head(location, options).await?)));
@@ -67,32 +68,7 @@ pub async fn expand(locations: &[String], base: &Path, options: &StoreOptions) -
             }
             continue;
         }
-        let path = base.join(location);
-        let text = path.to_string_lossy().into_owned();
-        if glob {
-            let mut matched: Vec<PathBuf> = glob::glob(&text)
-                .map_err(|error| Error::config(format!("{location:?} is not a valid glob: {error}")))?
-                .filter_map(std::result::Result::ok)
-                .filter(|p| p.is_file())
-                .collect();
-            if matched.is_empty() {
-                return Err(ErrorKind::InputMissing {
-                    path: location.clone(),
-                    message: "the glob matches no file".into(),
-                }
-                .into());
-            }
-            matched.sort();
-            places.extend(matched.into_iter().map(Place::Local));
-        } else if path.is_file() {
-            places.push(Place::Local(path));
-        } else {
-            return Err(ErrorKind::InputMissing {
-                path: location.clone(),
-                message: "no such file".into(),
-            }
-            .into());
-        }
+        places.extend(local(location, base, glob)?);
     }
     if places.is_empty() {
         return Err(Error::config(
@@ -102,7 +78,41 @@ pub async fn expand(locations: &[String], base: &Path, options: &StoreOptions) -
     Ok(places)
 }
 
+/// A local path, or the files a glob of paths matches (sorted); relative to `base`.
+fn local(location: &str, base: &Path, glob: bool) -> Result<Vec<Place>> {
+    let path = base.join(location);
+    let text = path.to_string_lossy().into_owned();
+    if glob {
+        let mut matched: Vec<PathBuf> = glob::glob(&text)
+            .map_err(|error| Error::config(format!("{location:?} is not a valid glob: {error}")))?
+            .filter_map(std::result::Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        if matched.is_empty() {
+            return Err(ErrorKind::InputMissing {
+                path: location.to_owned(),
+                message: "the glob matches no file".into(),
+            }
+            .into());
+        }
+        matched.sort();
+        Ok(matched.into_iter().map(Place::Local).collect())
+    } else if path.is_file() {
+        Ok(vec![Place::Local(path)])
+    } else {
+        Err(ErrorKind::InputMissing {
+            path: location.to_owned(),
+            message: "no such file".into(),
+        }
+        .into())
+    }
+}
+
 fn is_glob(location: &str) -> bool {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        // A URL's `?` starts its query string (a presigned URL's signature), not a glob.
+        return location.split('?').next().unwrap_or_default().contains(['*', '[']);
+    }
     location.contains(['*', '?', '['])
 }
 
@@ -167,18 +177,17 @@ const MANIFEST_LIMIT: u64 = 16 << 20;
 /// path or a URL, relative ones taken from the manifest's folder, or a glob); blank lines
 /// and `#` comments are skipped. A missing entry names the manifest and the line.
 async fn expand_manifest(manifest: &str, options: &StoreOptions) -> Result<Vec<Place>> {
+    let shown = redact(manifest);
     if is_glob(manifest) {
-        return Err(Error::config(format!(
-            "@{manifest}: a manifest is one file, not a glob"
-        )));
+        return Err(Error::config(format!("@{shown}: a manifest is one file, not a glob")));
     }
     let place = expand(&[manifest.to_owned()], Path::new(""), options)
         .await?
         .pop()
-        .ok_or_else(|| Error::config(format!("@{manifest}: no such manifest")))?;
+        .ok_or_else(|| Error::config(format!("@{shown}: no such manifest")))?;
     let file = SourceFile {
         place,
-        display: manifest.to_owned(),
+        display: shown.clone(),
         format: FormatKind::Csv,
         bytes: 0,
         sha256: None,
@@ -194,7 +203,7 @@ async fn expand_manifest(manifest: &str, options: &StoreOptions) -> Result<Vec<P
         }
         if entry.starts_with('@') || entry == "-" {
             return Err(Error::config(format!(
-                "{manifest}: line {}: a manifest lists files, not another manifest or standard input",
+                "{shown}: line {}: a manifest lists files, not another manifest or standard input",
                 number + 1
             )));
         }
@@ -202,7 +211,7 @@ async fn expand_manifest(manifest: &str, options: &StoreOptions) -> Result<Vec<P
             .await
             .map_err(|error| match error.kind() {
                 ErrorKind::InputMissing { message, .. } => ErrorKind::InputMissing {
-                    path: format!("{manifest}: line {}: {entry}", number + 1),
+                    path: format!("{shown}: line {}: {}", number + 1, redact(entry)),
                     message: message.clone(),
                 }
                 .into(),
@@ -211,7 +220,7 @@ async fn expand_manifest(manifest: &str, options: &StoreOptions) -> Result<Vec<P
         places.extend(found);
     }
     if places.is_empty() {
-        return Err(Error::config(format!("{manifest}: the manifest lists no sources")));
+        return Err(Error::config(format!("{shown}: the manifest lists no sources")));
     }
     Ok(places)
 }
@@ -249,7 +258,7 @@ pub fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
                 Place::Local(path) => path.display().to_string(),
                 Place::Stdin(_) => "stdin".to_owned(),
                 Place::S3(object) => object.url(),
-                Place::Http(object) => object.url.clone(),
+                Place::Http(object) => object.shown.clone(),
             };
             let format = job.read.format.or_else(|| FormatKind::from_path(&display)).ok_or_else(|| {
                 Error::config(format!(

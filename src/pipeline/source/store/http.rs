@@ -19,6 +19,9 @@ pub struct HttpObject {
     client: reqwest::Client,
     handle: tokio::runtime::Handle,
     pub url: String,
+    /// The URL as messages, logs and the ledger show it: without user-info or query
+    /// string, which may hold credentials or a signature ([`redact`]).
+    pub shown: String,
     pub size: u64,
     /// The validator the server gave: its ETag, else its Last-Modified date.
     pub etag: Option<String>,
@@ -29,12 +32,13 @@ impl HttpObject {
     /// Asks the server (HEAD) for the object's size and validators; 404 is input missing.
     /// Every read of a response (headers or body) waits at most the stall timeout.
     pub async fn head(url: &str, options: &StoreOptions) -> Result<HttpObject> {
+        let shown = redact(url);
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(options.stall_timeout)
             .build()
-            .map_err(|error| http_error(url, "setting up a client for", &error))?;
-        let response = send_with_retries(url, || client.head(url)).await?;
+            .map_err(|error| http_error(&shown, "setting up a client for", error))?;
+        let response = send_with_retries(&shown, || client.head(url)).await?;
         let header = |name: reqwest::header::HeaderName| {
             response
                 .headers()
@@ -48,6 +52,7 @@ impl HttpObject {
             client,
             handle: tokio::runtime::Handle::current(),
             url: url.to_owned(),
+            shown,
             size: header(reqwest::header::CONTENT_LENGTH)
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
@@ -67,7 +72,7 @@ impl HttpObject {
 
     /// The object from byte `start` on, as a stream read in the calling (non-async) thread.
     pub fn reader(&self, start: u64) -> Result<Box<dyn Read + Send>> {
-        let response = self.handle.block_on(send_with_retries(&self.url, || {
+        let response = self.handle.block_on(send_with_retries(&self.shown, || {
             let request = self.get();
             if start > 0 {
                 request.header(reqwest::header::RANGE, format!("bytes={start}-"))
@@ -90,14 +95,14 @@ impl HttpObject {
         }
         let end = start + length as u64 - 1;
         self.handle.block_on(async {
-            let response = send_with_retries(&self.url, || {
+            let response = send_with_retries(&self.shown, || {
                 self.get()
                     .header(reqwest::header::RANGE, format!("bytes={start}-{end}"))
             })
             .await?;
             if response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
                 return Err(ErrorKind::Store {
-                    context: format!("reading a range of {}", self.url),
+                    context: format!("reading a range of {}", self.shown),
                     message: format!(
                         "the server answered {} instead of 206: it does not serve byte ranges, which Parquet needs",
                         response.status()
@@ -108,13 +113,14 @@ impl HttpObject {
             response
                 .bytes()
                 .await
-                .map_err(|error| http_error(&self.url, "reading a range of", &error))
+                .map_err(|error| http_error(&self.shown, "reading a range of", error))
         })
     }
 }
 
 /// Sends a request, retrying connection failures and 5xx answers with backoff; a 404 is
 /// input missing (66), 412 a changed object, other failures the store unavailable (69).
+/// `url` is the URL as messages show it.
 async fn send_with_retries(url: &str, request: impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
     let mut wait = Duration::from_millis(200);
     let mut attempt = 1;
@@ -130,7 +136,7 @@ async fn send_with_retries(url: &str, request: impl Fn() -> reqwest::RequestBuil
             attempt += 1;
             continue;
         }
-        let response = outcome.map_err(|error| http_error(url, "requesting", &error))?;
+        let response = outcome.map_err(|error| http_error(url, "requesting", error))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(ErrorKind::InputMissing {
@@ -155,10 +161,53 @@ async fn send_with_retries(url: &str, request: impl Fn() -> reqwest::RequestBuil
     }
 }
 
-fn http_error(url: &str, what: &str, error: &reqwest::Error) -> crate::Error {
+/// A failed request, named by its shown URL; reqwest's own message loses the real one.
+fn http_error(url: &str, what: &str, error: reqwest::Error) -> crate::Error {
     ErrorKind::Store {
         context: format!("{what} {url}"),
-        message: crate::error::with_causes(error),
+        message: crate::error::with_causes(&error.without_url()),
     }
     .into()
+}
+
+/// A URL without what may be secret in it: the user-info (`user:password@`) is dropped, and
+/// a query string (a presigned URL's signature, a token) becomes `?<redacted>`.
+pub fn redact(url: &str) -> String {
+    if !url.contains("://") {
+        return url.to_owned(); // a path: its `?` is part of a name
+    }
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            match path {
+                Some(path) => format!("{scheme}://{host}/{path}"),
+                None => format!("{scheme}://{host}"),
+            }
+        }
+        None => base.to_owned(),
+    };
+    match query {
+        Some(_) => format!("{base}?<redacted>"),
+        None => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn secrets_are_not_shown() {
+        assert_eq!(
+            redact("https://user:secret@host:8443/landing/a.csv?X-Amz-Signature=abc&X-Amz-Credential=def"),
+            "https://host:8443/landing/a.csv?<redacted>"
+        );
+        assert_eq!(redact("http://host/a.csv"), "http://host/a.csv");
+        assert_eq!(redact("http://token@host"), "http://host");
+        assert_eq!(redact("/data/what?.csv"), "/data/what?.csv");
+    }
 }

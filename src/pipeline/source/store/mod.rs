@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use parquet::file::reader::{ChunkReader, Length};
 
-pub use http::HttpObject;
+pub use http::{HttpObject, redact};
 pub use s3::{S3Object, S3Store, S3Url};
 
 /// How long a store may take to accept a connection.

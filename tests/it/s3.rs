@@ -402,8 +402,9 @@ fn a_store_that_stalls_fails_the_batch_instead_of_hanging() {
 }
 
 /// A manifest kept in the bucket: its relative entries are keys under its own prefix,
-/// absolute ones (a local path here) are taken as they are; it may be compressed; a missing
-/// entry names the manifest, the line and the entry.
+/// absolute ones (a local path here, allowed by `--allow-manifest-escape`) are taken as
+/// they are; it may be compressed; a missing entry names the manifest, the line and the
+/// entry.
 #[test]
 fn s3_manifests_list_keys_relative_to_their_prefix() {
     let s3 = S3::start();
@@ -424,7 +425,12 @@ fn s3_manifests_list_keys_relative_to_their_prefix() {
     let out = pgbatch(
         &db,
         &s3.endpoint(),
-        &["load", "air_quality_beijing", "@s3://landing/air/batch.list.gz"],
+        &[
+            "--allow-manifest-escape",
+            "load",
+            "air_quality_beijing",
+            "@s3://landing/air/batch.list.gz",
+        ],
     );
     let s = summary(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
@@ -579,6 +585,19 @@ impl Http {
         let ranged = Arc::new(AtomicUsize::new(0));
         let router = axum::Router::new()
             .route("/files/{name}", axum::routing::get(file))
+            // Redirects: on this server, and away to another.
+            .route(
+                "/here/{name}",
+                axum::routing::get(|axum::extract::Path(name): axum::extract::Path<String>| async move {
+                    axum::response::Redirect::temporary(&format!("/files/{name}"))
+                }),
+            )
+            .route(
+                "/away/{name}",
+                axum::routing::get(|axum::extract::Path(name): axum::extract::Path<String>| async move {
+                    axum::response::Redirect::temporary(&format!("http://127.0.0.2:9/files/{name}"))
+                }),
+            )
             .with_state((dir.path().to_path_buf(), etags, Arc::clone(&ranged)));
         runtime.spawn(async move { axum::serve(listener, router).await });
         Http {
@@ -737,4 +756,67 @@ fn presigned_and_credentialed_urls_load_and_their_secrets_show_nowhere() {
     for secret in ["s3cr3t-pw", "loader:", "f00dfeed", "0ther5ig", "AKIDEXAMPLE"] {
         assert!(!seen.contains(secret), "{secret} shown: {seen}");
     }
+}
+
+/// A manifest fetched from a server lists only that server's objects (a local path or
+/// another server is refused, 78, naming the line) unless `--allow-manifest-escape`;
+/// redirects are followed on the same server only.
+#[test]
+fn remote_manifests_and_redirects_stay_on_their_server() {
+    let http = Http::start(true);
+    let db = TestDb::new();
+    let dongsi = std::fs::read(station("Dongsi")).unwrap();
+    http.put("Dongsi.csv", &dongsi);
+    let local = http.dir.path().join("Dongsi.csv").display().to_string();
+    let elsewhere = "http://127.0.0.2:9/files/Dongsi.csv";
+    for entry in [local.as_str(), elsewhere] {
+        let manifest = http.put("batch.list", format!("# one entry\n{entry}\n").as_bytes());
+        let out = pgbatch(
+            &db,
+            "http://127.0.0.1:9",
+            &["load", "air_quality_beijing", &format!("@{manifest}")],
+        );
+        assert_eq!(out.status.code(), Some(78), "{entry}");
+        let error = summary(&out)["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.contains(&format!("batch.list: line 2: {entry} is outside the manifest's server")),
+            "{error}"
+        );
+    }
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+    let manifest = http.put("batch.list", format!("{local}\n").as_bytes());
+    let out = pgbatch(
+        &db,
+        "http://127.0.0.1:9",
+        &[
+            "--allow-manifest-escape",
+            "load",
+            "air_quality_beijing",
+            &format!("@{manifest}"),
+        ],
+    );
+    assert_eq!(summary(&out)["status"], "loaded", "{}", summary(&out));
+
+    let away = format!("http://{}/away/Dongsi.csv", http.address);
+    let out = pgbatch(&db, "http://127.0.0.1:9", &["load", "air_quality_beijing", &away]);
+    assert_eq!(out.status.code(), Some(78), "{}", summary(&out));
+    assert!(
+        summary(&out)["error"]
+            .as_str()
+            .unwrap()
+            .contains("redirects to another server"),
+        "{}",
+        summary(&out)
+    );
+    let here = format!("http://{}/here/Dongsi.csv", http.address);
+    // Followed on the same server, to the file (into a database of its own: the rows are
+    // in `db` already).
+    let out = pgbatch(
+        &TestDb::new(),
+        "http://127.0.0.1:9",
+        &["load", "air_quality_beijing", &here],
+    );
+    let s = summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(s["rows_read"], 35_064, "{s}");
 }

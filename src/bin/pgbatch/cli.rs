@@ -38,6 +38,10 @@ pub struct Cli {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub store_timeout: u64,
+    /// Let a manifest fetched from S3 or HTTP list entries outside its own bucket or server
+    /// (local paths, other hosts); without it such an entry fails the batch with exit 78.
+    #[arg(long, global = true, env = "PGBATCH_ALLOW_MANIFEST_ESCAPE")]
+    pub allow_manifest_escape: bool,
     /// Seconds a load waits for another load of the same table before it gives up with
     /// exit 75 (to be retried), naming the other.
     #[arg(
@@ -92,6 +96,7 @@ impl Cli {
             store: StoreOptions {
                 s3_endpoint: self.s3_endpoint.clone(),
                 stall_timeout: Duration::from_secs(self.store_timeout),
+                allow_manifest_escape: self.allow_manifest_escape,
             },
             lock_wait: Some(Duration::from_secs(lock_wait)),
             skip_if_running,

@@ -108,6 +108,24 @@ fn local(location: &str, base: &Path, glob: bool) -> Result<Vec<Place>> {
     }
 }
 
+/// Where a remote location lives: `s3://bucket`, or an URL's scheme, host and port.
+/// `None` for a local path.
+fn origin(location: &str) -> Option<String> {
+    if let Some(url) = S3Url::parse(location) {
+        return Some(format!("s3://{}", url.bucket));
+    }
+    if !(location.starts_with("http://") || location.starts_with("https://")) {
+        return None;
+    }
+    let url = reqwest::Url::parse(location).ok()?;
+    Some(format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default()
+    ))
+}
+
 fn is_glob(location: &str) -> bool {
     if location.starts_with("http://") || location.starts_with("https://") {
         // A URL's `?` starts its query string (a presigned URL's signature), not a glob.
@@ -207,7 +225,24 @@ async fn expand_manifest(manifest: &str, options: &StoreOptions) -> Result<Vec<P
                 number + 1
             )));
         }
-        let found = expand(&[resolve_entry(entry, manifest)], Path::new(""), options)
+        let location = resolve_entry(entry, manifest);
+        if !options.allow_manifest_escape
+            && let Some(origin) = origin(manifest)
+            && self::origin(&location) != Some(origin)
+        {
+            return Err(Error::config(format!(
+                "{shown}: line {}: {} is outside the manifest's {} (a remote manifest lists only its own \
+                 bucket's or server's objects; --allow-manifest-escape to allow it)",
+                number + 1,
+                redact(entry),
+                if manifest.starts_with("s3://") {
+                    "bucket"
+                } else {
+                    "server"
+                }
+            )));
+        }
+        let found = expand(&[location], Path::new(""), options)
             .await
             .map_err(|error| match error.kind() {
                 ErrorKind::InputMissing { message, .. } => ErrorKind::InputMissing {

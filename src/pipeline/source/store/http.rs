@@ -36,6 +36,7 @@ impl HttpObject {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(options.stall_timeout)
+            .redirect(same_server_redirects())
             .build()
             .map_err(|error| http_error(&shown, "setting up a client for", error))?;
         let response = send_with_retries(&shown, || client.head(url)).await?;
@@ -136,7 +137,17 @@ async fn send_with_retries(url: &str, request: impl Fn() -> reqwest::RequestBuil
             attempt += 1;
             continue;
         }
-        let response = outcome.map_err(|error| http_error(url, "requesting", error))?;
+        let response = outcome.map_err(|error| {
+            if error.is_redirect() {
+                // Where the data comes from is configuration: never retried.
+                crate::Error::config(format!(
+                    "{url}: the server redirects to another server, which pgbatch does not follow \
+                     (name the final URL)"
+                ))
+            } else {
+                http_error(url, "requesting", error)
+            }
+        })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(ErrorKind::InputMissing {
@@ -159,6 +170,27 @@ async fn send_with_retries(url: &str, request: impl Fn() -> reqwest::RequestBuil
         }
         return Ok(response);
     }
+}
+
+/// Redirects are followed on the same server (scheme, host and port) only, at most 5.
+fn same_server_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let origin = |url: &reqwest::Url| {
+            (
+                url.scheme().to_owned(),
+                url.host_str().map(str::to_owned),
+                url.port_or_known_default(),
+            )
+        };
+        let first = attempt.previous().first().map(origin);
+        if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else if first.is_some_and(|first| first == origin(attempt.url())) {
+            attempt.follow()
+        } else {
+            attempt.error("a redirect to another server")
+        }
+    })
 }
 
 /// A failed request, named by its shown URL; reqwest's own message loses the real one.

@@ -33,6 +33,9 @@ pub struct StoreOptions {
     /// The longest a store may keep a response waiting (for its headers, or for the next
     /// bytes of its body) before the read fails and the batch with it (exit 69).
     pub stall_timeout: Duration,
+    /// Let a manifest fetched from S3 or HTTP list entries outside its own bucket or
+    /// server (local paths, other hosts). Off: such an entry fails the batch (78).
+    pub allow_manifest_escape: bool,
 }
 
 impl Default for StoreOptions {
@@ -40,6 +43,7 @@ impl Default for StoreOptions {
         StoreOptions {
             s3_endpoint: None,
             stall_timeout: Duration::from_secs(30),
+            allow_manifest_escape: false,
         }
     }
 }

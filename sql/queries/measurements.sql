@@ -5,6 +5,7 @@
 -- param: parameter text required | The parameter, e.g. `pm25`, `no2`, `temperature`.
 -- param: from timestamptz required | Start of the range (inclusive), RFC 3339 or YYYY-MM-DD (UTC).
 -- param: to timestamptz required | End of the range (exclusive), RFC 3339 or YYYY-MM-DD (UTC).
+-- range: from to max_days=3660
 -- exists: checks/station.sql station
 -- example: /measurements?station=Dongsi&parameter=pm25&from=2013-03-01&to=2013-03-02&format=csv
 SELECT time, station, parameter, value, unit, latitude, longitude

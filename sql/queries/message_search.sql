@@ -5,6 +5,7 @@
 -- param: receiver text | The receiving account.
 -- param: from timestamptz | Sent at or after, RFC 3339 or YYYY-MM-DD (UTC).
 -- param: to timestamptz | Sent before, RFC 3339 or YYYY-MM-DD (UTC).
+-- range: from to
 -- param: q text max_length=200 | Words to find in the text (web search syntax: "a phrase", or, -not).
 -- param: after text pattern=^[^|]+\|\d+$ | The `cursor` of the last message of the previous page.
 -- param: limit int default=100 min=1 max=1000 | Messages per page.

@@ -6,6 +6,7 @@
 -- param: q text max_length=100 | Text anywhere in the artist or title, any case.
 -- param: from timestamptz | Played at or after, RFC 3339 or YYYY-MM-DD (UTC).
 -- param: to timestamptz | Played before, RFC 3339 or YYYY-MM-DD (UTC).
+-- range: from to
 -- param: after timestamptz | The `played_at` of the last play of the previous page.
 -- param: limit int default=100 min=1 max=1000 | Plays per page.
 -- example: /radio/plays?artist=Arctic%20Monkeys&limit=5

@@ -5,6 +5,7 @@
 -- param: date_to date required | Last day (inclusive), YYYY-MM-DD.
 -- param: origin text required | A 5-character port code or a region slug.
 -- param: destination text required | A 5-character port code or a region slug.
+-- range: date_from date_to max_days=1096
 -- exists: checks/place.sql origin
 -- exists: checks/place.sql destination
 -- example: /rates/any_count?date_from=2016-01-01&date_to=2016-01-10&origin=CNSGH&destination=north_europe_main

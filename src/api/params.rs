@@ -77,6 +77,14 @@ pub(super) fn parameters(
             Err(reason) => invalid.push((param.name.clone(), reason)),
         }
     }
+    if values.len() == route.params.len() {
+        invalid.extend(
+            route
+                .ranges
+                .iter()
+                .filter_map(|range| range.check(&route.params, &values)),
+        );
+    }
     if invalid.is_empty() {
         return Ok((values, format));
     }

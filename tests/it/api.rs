@@ -785,3 +785,72 @@ async fn reads_during_a_replace_see_old_or_new_never_a_mix() {
     }
     assert!(seen.len() == 2, "readers saw both the old and the new answer: {seen:?}");
 }
+
+/// What a client can send never answers 5xx: a NUL byte in a text parameter, a cursor
+/// whose date does not exist, an over-long full-text query, dates out of range or in the
+/// wrong order are each a 400 problem naming the parameter where one is at fault.
+#[tokio::test]
+async fn hostile_parameters_are_problems_never_server_errors() {
+    let db = TestDb::new();
+    shipping(&db).await;
+    load_shared(&db, "charts_kaggle", "spotify/kaggle_charts_sample/charts_sample.csv").await;
+    load_shared(
+        &db,
+        "messages_ubuntu",
+        "messages/ubuntu_dialogue_sample/dialogueText.csv",
+    )
+    .await;
+    let router = api(&db, options()).await.router();
+    let artist = urlencode(&db.query("SELECT artist FROM chart_entries GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"));
+    let long = "word%20".repeat(400);
+    let requests = [
+        "/messages/account?account=a%00b".to_owned(),
+        "/messages/search?q=a%00b".to_owned(),
+        format!("/messages/search?q={long}"),
+        format!("/charts/artist?artist={artist}&after=0000-00-00%7Cx%7Cy%7C0"),
+        format!("/charts/artist?artist={artist}&after=2017-02-31%7Cx%7Cy%7C0"),
+        format!("/charts/artist?artist={artist}&after=99999-01-01%7Cx%7Cy%7C0"),
+        "/rates?date_from=0001-01-01&date_to=9999-12-31&origin=CNSGH&destination=north_europe_main".to_owned(),
+        "/rates?date_from=2016-01-31&date_to=2016-01-01&origin=CNSGH&destination=north_europe_main".to_owned(),
+        "/rates?date_from=20160-01-01&date_to=2016-01-01&origin=CNSGH&destination=north_europe_main".to_owned(),
+        "/messages/search?from=-infinity&to=infinity".to_owned(),
+        "/measurements?station=Dongsi&parameter=pm25&from=2013-13-01".to_owned(),
+    ];
+    for uri in &requests {
+        let reply = get(&router, uri, &[]).await;
+        assert!(
+            reply.status.is_success() || reply.status.is_client_error(),
+            "{uri}: {} {}",
+            reply.status,
+            reply.body
+        );
+        if reply.status.is_client_error() {
+            assert_eq!(header(&reply, "content-type"), "application/problem+json", "{uri}");
+        }
+    }
+    // A span is checked before any query: the wrong order, or longer than the route allows.
+    let place = "origin=CNSGH&destination=north_europe_main";
+    for (span, reason) in [
+        ("date_from=2016-01-31&date_to=2016-01-01", "is before date_from"),
+        (
+            "date_from=2010-01-01&date_to=2016-01-01",
+            "spans 2191 days from date_from; one request covers at most 1096",
+        ),
+    ] {
+        let reply = get(&router, &format!("/rates?{span}&{place}"), &[]).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        let problem: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(
+            problem["invalid-params"],
+            serde_json::json!([{"name": "date_to", "reason": reason}]),
+            "{span}"
+        );
+    }
+    let full_year = get(
+        &router,
+        &format!("/rates?date_from=2016-01-01&date_to=2016-12-31&{place}"),
+        &[],
+    )
+    .await;
+    assert_eq!(full_year.status, StatusCode::OK, "{}", full_year.body);
+}

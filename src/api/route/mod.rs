@@ -16,8 +16,9 @@
 //! Parameter types are `text`, `int`, `date` and `timestamptz`; flags are `required`,
 //! `default=V`, `min=N`, `max=N`, `max_length=N` and `pattern=REGEX`. An `exists:` line names
 //! a query (under the queries folder) that must return true for the given parameters, or
-//! the request is answered 404 naming them. `reads:` lists the tables whose last committed
-//! batch makes the route's `ETag` (`*`: any batch).
+//! the request is answered 404 naming them. `range:` bounds a span by two parameters
+//! ([`Range`]). `reads:` lists the tables whose last committed batch makes the route's
+//! `ETag` (`*`: any batch).
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
 use regex::Regex;
 
 use crate::error::{Error, ErrorKind, Result};
+pub use range::Range;
+
+mod range;
 
 /// The type of a route parameter, as declared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +165,8 @@ pub struct Route {
     pub reads: Reads,
     pub params: Vec<Param>,
     pub exists: Vec<Exists>,
+    /// Spans bounded by two parameters (`-- range:`).
+    pub ranges: Vec<Range>,
     pub example: Option<String>,
     pub sql: String,
 }
@@ -225,10 +231,11 @@ pub fn parse(dir: &Path, file: &Path, text: &str) -> std::result::Result<Route, 
         reads: Reads::Tables(Vec::new()),
         params: Vec::new(),
         exists: Vec::new(),
+        ranges: Vec::new(),
         example: None,
         sql: text.to_owned(),
     };
-    let mut exists_lines = Vec::new();
+    let mut later = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let Some(comment) = line.strip_prefix("--") else {
             continue;
@@ -259,8 +266,20 @@ pub fn parse(dir: &Path, file: &Path, text: &str) -> std::result::Result<Route, 
                 Ok(param) => route.params.push(param),
                 Err(problem) => problems.push(at(problem)),
             },
-            "exists" => exists_lines.push((number, rest.to_owned())),
+            "exists" | "range" => later.push((number, key, rest.to_owned())),
             _ => {}
+        }
+    }
+    // After the parameters, which they name.
+    let exists_lines = later
+        .iter()
+        .filter(|l| l.1 == "exists")
+        .map(|(n, _, t)| (*n, t.clone()))
+        .collect();
+    for (number, _, text) in later.iter().filter(|l| l.1 == "range") {
+        match Range::parse(text, &route.params) {
+            Ok(range) => route.ranges.push(range),
+            Err(problem) => problems.push(format!("{}: line {}: {problem}", file.display(), number + 1)),
         }
     }
     read_exists(dir, file, &mut route, exists_lines, &mut problems);

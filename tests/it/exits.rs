@@ -95,7 +95,7 @@ fn rows_the_database_refuses_are_bad_data() {
 }
 
 /// A database with a table `kv`, a job for it, and a one-row file.
-fn kv_batch() -> (TestDb, tempfile::TempDir, String, String) {
+pub(crate) fn kv_batch() -> (TestDb, tempfile::TempDir, String, String) {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
     db.query("CREATE TABLE kv (k integer, v text)");
@@ -338,26 +338,21 @@ fn a_scheduled_run_never_overlaps_itself() {
         "{}",
         stderr(&out)
     );
-    let out = pgbatch(
-        dir.path(),
-        Some(&url),
-        &["--json", "load", "--skip-if-running", &spec, &csv],
-    );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(line["status"], "skipped", "{line}");
+    let scheduled = || {
+        let out = pgbatch(
+            dir.path(),
+            Some(&url),
+            &["--json", "load", "--skip-if-running", &spec, &csv],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["status"].clone()
+    };
+    assert_eq!(scheduled(), "skipped");
     // Neither waited out the default --lock-wait (600 s).
     assert!(started.elapsed() < Duration::from_mins(1));
     assert_eq!(db.query("SELECT count(*) FROM kv"), "0");
     assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
     drop(other);
-    let out = pgbatch(
-        dir.path(),
-        Some(&url),
-        &["--json", "load", "--skip-if-running", &spec, &csv],
-    );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(line["status"], "loaded", "{line}");
+    assert_eq!(scheduled(), "loaded");
     assert_eq!(db.query("SELECT count(*) FROM kv"), "1");
 }

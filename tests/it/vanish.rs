@@ -13,9 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cli::{code, stderr};
-use crate::exits::Locker;
-use crate::mapping::{file, job_file};
-use crate::pg::{TestDb, cluster};
+use crate::exits::{Locker, kv_batch};
+use crate::pg::cluster;
 
 /// Relays every TCP connection on a free loopback port to the cluster's Unix socket.
 fn relay() -> u16 {
@@ -88,11 +87,7 @@ fn nft(args: &[&str], input: &str) {
 
 #[test]
 fn a_database_that_stops_answering_is_unavailable_within_a_minute() {
-    let db = TestDb::new();
-    let dir = tempfile::tempdir().unwrap();
-    db.query("CREATE TABLE kv (k integer, v text)");
-    let spec = job_file(dir.path(), "kv", "table = \"kv\"\n");
-    let csv = file(dir.path(), "a.csv", "k,v\n1,a\n");
+    let (db, _dir, spec, csv) = kv_batch();
     let port = relay();
     // The load waits on a lock another session holds: its connection is idle, waiting for
     // the server, when the packets stop.

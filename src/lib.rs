@@ -12,5 +12,6 @@ pub mod error;
 pub mod hash;
 pub mod job;
 pub mod pipeline;
+pub mod submit;
 
 pub use error::{Error, ErrorKind, Result};

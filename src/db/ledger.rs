@@ -15,6 +15,7 @@ const RECORD_SQL: &str = include_str!("../../sql/ledger/record_batch.sql");
 const LIST_SQL: &str = include_str!("../../sql/ledger/list_batches.sql");
 const PREVIOUS_SQL: &str = include_str!("../../sql/ledger/previous_batch.sql");
 const READY_SQL: &str = include_str!("../../sql/ledger/ready.sql");
+const FIND_BATCH_KEY_SQL: &str = include_str!("../../sql/ledger/find_batch_key.sql");
 
 /// A source as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -47,6 +48,8 @@ pub struct NewBatch<'a> {
     pub forced: bool,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub duration_ms: u64,
+    /// The array job's batch key, for a batch finalized from shards.
+    pub batch_key: Option<&'a str>,
 }
 
 /// A ledger row, for `pgbatch batches`.
@@ -132,6 +135,15 @@ pub async fn find(client: &impl GenericClient, job: &str, content_hash: &Content
     Ok(row.map(|row| (row.get(0), row.get(1))))
 }
 
+/// The id and commit time of the batch that finalized `batch_key` of `job`.
+pub async fn find_batch_key(client: &impl GenericClient, job: &str, batch_key: &str) -> Result<Option<(i64, String)>> {
+    let row = client
+        .query_opt(FIND_BATCH_KEY_SQL, &[&job, &batch_key])
+        .await
+        .map_err(|error| Error::db("reading the ledger", error))?;
+    Ok(row.map(|row| (row.get(0), row.get(1))))
+}
+
 /// A batch's content hash, and the one a batch recorded before job fingerprints were kept
 /// would have for the same sources.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +188,8 @@ pub async fn check_ready(client: &impl GenericClient) -> Result<()> {
         Ok(())
     } else {
         Err(Error::config(
-            "the database has no pgbatch ledger, or an older one (pgbatch.batches without job_hash):              run `pgbatch migrate` first",
+            "the database has no pgbatch ledger, or an older one (without batch keys and shards): \
+             run `pgbatch migrate` first",
         ))
     }
 }
@@ -217,6 +230,7 @@ pub async fn record(client: &impl GenericClient, batch: &NewBatch<'_>) -> Result
                 &count(batch.duration_ms),
                 &host,
                 &batch.job_hash,
+                &batch.batch_key,
             ],
         )
         .await

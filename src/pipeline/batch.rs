@@ -1,7 +1,8 @@
 //! The one transaction script of every batch, a load or a SQL job: BEGIN; the target's
 //! lock; the ledger's answer (loaded before?); the work; the ledger row; COMMIT. Every way
-//! out of a batch's transaction is in this file: each rollback is a call of [`roll_back`],
-//! and the only COMMIT is in [`commit`].
+//! out of a batch's transaction is here or goes through here: each rollback is a call of
+//! [`roll_back`], and every COMMIT is in [`commit_only`] (shards and `finalize`, in
+//! `shard.rs` and `finalize.rs`, use them too).
 
 use std::sync::Arc;
 
@@ -30,7 +31,11 @@ pub(crate) struct PlannedLoad {
 
 /// BEGIN, then the target's advisory lock (waiting at most `lock_wait`). `None`: another
 /// run holds the lock, and the options say to skip then.
-async fn begin<'c>(client: &'c mut Client, target: &str, options: &LoadOptions) -> Result<Option<Transaction<'c>>> {
+pub(super) async fn begin<'c>(
+    client: &'c mut Client,
+    target: &str,
+    options: &LoadOptions,
+) -> Result<Option<Transaction<'c>>> {
     let tx = client
         .transaction()
         .await
@@ -47,7 +52,7 @@ async fn begin<'c>(client: &'c mut Client, target: &str, options: &LoadOptions) 
 }
 
 /// The summary of a run that found another run of its target going on.
-fn skipped(summary: &Summary, started: Started) -> Summary {
+pub(super) fn skipped(summary: &Summary, started: Started) -> Summary {
     let mut done = summary.clone();
     done.status = Status::Skipped;
     done.duration_ms = elapsed_ms(started.at);
@@ -55,21 +60,22 @@ fn skipped(summary: &Summary, started: Started) -> Summary {
 }
 
 /// ROLLBACK, saying why in the error when the server cannot be told.
-async fn roll_back(tx: Transaction<'_>, why: &str) -> Result<()> {
+pub(super) async fn roll_back(tx: Transaction<'_>, why: &str) -> Result<()> {
     tx.rollback()
         .await
         .map_err(|error| Error::db(format!("rolling back {why}"), error))
 }
 
-/// The ledger row of the batch, then COMMIT: the batch is loaded and recorded, or neither.
-/// Returns the batch id.
-async fn commit(
+/// The ledger row of the batch (with the array job's key, for a finalized batch of
+/// shards), then COMMIT: the batch is loaded and recorded, or neither. Returns the batch id.
+pub(super) async fn commit(
     tx: Transaction<'_>,
     summary: &Summary,
     job_hash: &str,
     sources: &[ledger::SourceRecord],
     forced: bool,
     started: Started,
+    batch_key: Option<&str>,
 ) -> Result<i64> {
     let batch_id = ledger::record(
         &tx,
@@ -87,17 +93,24 @@ async fn commit(
             forced,
             started_at: started.wall,
             duration_ms: summary.duration_ms,
+            batch_key,
         },
     )
     .await?;
-    tx.commit()
-        .await
-        .map_err(|error| Error::db(format!("committing batch {batch_id}"), error))?;
+    commit_only(tx, &format!("batch {batch_id}")).await?;
     Ok(batch_id)
 }
 
+/// COMMIT of a transaction that writes no batch: a shard's staging and its record, or
+/// staging dropped.
+pub(super) async fn commit_only(tx: Transaction<'_>, what: &str) -> Result<()> {
+    tx.commit()
+        .await
+        .map_err(|error| Error::db(format!("committing {what}"), error))
+}
+
 /// The summary of a batch the ledger has already: nothing was done.
-fn already_loaded(planned: &PlannedLoad, earlier: i64, committed_at: &str, hash: &str) -> Summary {
+pub(super) fn already_loaded(planned: &PlannedLoad, earlier: i64, committed_at: &str, hash: &str) -> Summary {
     tracing::info!(job = %planned.job.name, batch_id = earlier, %committed_at, "Batch already loaded.");
     let mut done = planned.summary.clone();
     done.status = Status::AlreadyLoaded;
@@ -227,7 +240,16 @@ async fn finish_load(
         })
         .collect();
     done.duration_ms = elapsed_ms(planned.started.at);
-    let batch_id = commit(tx, &done, &planned.job_hash, &sources, options.force, planned.started).await?;
+    let batch_id = commit(
+        tx,
+        &done,
+        &planned.job_hash,
+        &sources,
+        options.force,
+        planned.started,
+        None,
+    )
+    .await?;
     done.batch_id = Some(batch_id);
     done.duration_ms = elapsed_ms(planned.started.at);
     tracing::info!(
@@ -275,7 +297,7 @@ pub(crate) async fn run_sql(client: &mut Client, planned: PlannedSql, options: &
     };
     done.duration_ms = elapsed_ms(planned.started.at);
     let hash = done.content_hash.clone();
-    let batch_id = commit(tx, &done, &hash, &[source], options.force, planned.started).await?;
+    let batch_id = commit(tx, &done, &hash, &[source], options.force, planned.started, None).await?;
     done.batch_id = Some(batch_id);
     tracing::info!(job = %done.job, batch_id, rows_read, rows_loaded, "Transform committed.");
     Ok(done)

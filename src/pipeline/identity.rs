@@ -63,12 +63,23 @@ pub(crate) enum Identity {
 /// order; and the identity a batch recorded before fingerprints were kept would have had
 /// (the name and the sources only), so that such a batch is still found once loaded.
 pub(crate) fn content_hash(job: &Job, job_hash: &str, files: &[SourceFile]) -> ledger::ContentHash {
-    let sources = sources_hash(files);
+    let identities: Vec<String> = files.iter().map(source_identity).collect();
+    content_hash_of(&job.name, job_hash, &identities)
+}
+
+/// [`content_hash`] from each source's [`source_identity`]: how `finalize` finds the
+/// identity of a batch its shards loaded.
+pub(crate) fn content_hash_of(job: &str, job_hash: &str, identities: &[String]) -> ledger::ContentHash {
+    let mut sources: Vec<u8> = Vec::new();
+    for identity in identities {
+        sources.extend(b"\n");
+        sources.extend(identity.as_bytes());
+    }
     let mut legacy = Sha256::new();
-    legacy.update(job.name.as_bytes());
+    legacy.update(job.as_bytes());
     legacy.update(&sources);
     let mut current = Sha256::new();
-    current.update(job.name.as_bytes());
+    current.update(job.as_bytes());
     current.update(b"\njob ");
     current.update(job_hash.as_bytes());
     current.update(&sources);
@@ -78,25 +89,19 @@ pub(crate) fn content_hash(job: &Job, job_hash: &str, files: &[SourceFile]) -> l
     }
 }
 
-/// The bytes the content hash takes from the sources: each one's identity, in order.
-fn sources_hash(files: &[SourceFile]) -> Vec<u8> {
-    let mut hasher: Vec<u8> = Vec::new();
-    for file in files {
-        hasher.extend(b"\n");
-        match (&file.sha256, &file.place) {
-            (Some(sha256), _) => hasher.extend(sha256.as_bytes()),
-            // An object is itself at one ETag: the same key, size and ETag is the same content.
-            (None, Place::S3(object)) => {
-                hasher.extend(format!("{} {} {}", object.url(), object.size, object.etag).as_bytes());
-            }
-            (None, Place::Http(object)) => {
-                let tag = object.etag.as_deref().unwrap_or("");
-                // The shown URL: a presigned URL signed anew is the same object.
-                hasher.extend(format!("{} {} {tag}", object.shown, object.size).as_bytes());
-            }
-            // Files always have a sha256; this is only for completeness.
-            (None, _) => hasher.extend(file.display.as_bytes()),
+/// What the content hash takes from one source: its sha256, or for an object known by
+/// its ETag, its address, size and ETag.
+pub(crate) fn source_identity(file: &SourceFile) -> String {
+    match (&file.sha256, &file.place) {
+        (Some(sha256), _) => sha256.clone(),
+        // An object is itself at one ETag: the same key, size and ETag is the same content.
+        (None, Place::S3(object)) => format!("{} {} {}", object.url(), object.size, object.etag),
+        (None, Place::Http(object)) => {
+            let tag = object.etag.as_deref().unwrap_or("");
+            // The shown URL: a presigned URL signed anew is the same object.
+            format!("{} {} {tag}", object.shown, object.size)
         }
+        // Files always have a sha256; this is only for completeness.
+        (None, _) => file.display.clone(),
     }
-    hasher
 }

@@ -36,6 +36,15 @@ pub fn copy_statement(job: &Job) -> String {
     )
 }
 
+/// The COPY statement of the job into another table (a shard's staging).
+pub fn copy_into(table: &Ident, job: &Job) -> String {
+    format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        table.as_sql(),
+        column_list(job)
+    )
+}
+
 fn column_list(job: &Job) -> String {
     job.columns
         .iter()
@@ -86,6 +95,43 @@ pub async fn stage(tx: &Transaction<'_>, job: &Job) -> Result<()> {
     tx.batch_execute(&render(STAGE_SQL, job))
         .await
         .map_err(|error| Error::db("creating the staging table", error))
+}
+
+/// Makes the shards' staging tables the stage a finalize merges from: one view over all of
+/// them, gone at the end of the transaction's session use ([`unstage_shards`]).
+pub async fn stage_shards(tx: &Transaction<'_>, job: &Job, tables: &[String]) -> Result<()> {
+    let columns = column_list(job);
+    let selects: Vec<String> = tables
+        .iter()
+        .map(|table| format!("SELECT {columns} FROM {}", Ident::qualified(table).as_sql()))
+        .collect();
+    let sql = format!("CREATE TEMP VIEW pgbatch_stage AS {}", selects.join(" UNION ALL "));
+    tx.batch_execute(&sql)
+        .await
+        .map_err(|error| Error::db("reading the shards' staging tables", error))
+}
+
+/// Drops the view of [`stage_shards`], so that the staging tables can go.
+pub async fn unstage_shards(tx: &Transaction<'_>) -> Result<()> {
+    tx.batch_execute("DROP VIEW pg_temp.pgbatch_stage")
+        .await
+        .map_err(|error| Error::db("dropping the view of the shards", error))
+}
+
+/// Merges the staged shards into the target by the job's mode: [`merge`], where `append`
+/// inserts from the stage too (a plain `append` load COPYs into the target itself).
+pub async fn merge_staged(tx: &Transaction<'_>, job: &Job, ranges: &[(String, String)]) -> Result<Merged> {
+    if !matches!(job.mode, Mode::Append) {
+        return merge(tx, job, 0, ranges).await;
+    }
+    let rows_loaded = tx
+        .execute(render(INSERT_SQL, job).as_str(), &[])
+        .await
+        .map_err(|error| Error::db("inserting the shards (append mode)", error))?;
+    Ok(Merged {
+        rows_loaded,
+        rows_deleted: 0,
+    })
 }
 
 /// What merging did.

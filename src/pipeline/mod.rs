@@ -7,10 +7,12 @@ mod batch;
 pub mod bind;
 pub mod conform;
 pub mod encode;
+mod finalize;
 mod identity;
 pub mod load;
 pub mod merge;
 pub mod plan;
+mod shard;
 pub mod source;
 mod summary;
 pub mod transform;
@@ -24,10 +26,12 @@ use crate::db::{catalog, ledger};
 use crate::error::{Result, joined};
 use crate::job::Spec;
 use batch::PlannedLoad;
+pub use finalize::{finalize, gc};
+pub use shard::Shard;
 pub use source::locate::expand;
 pub use source::store::StoreOptions;
 use summary::Started;
-pub use summary::{Changes, Status, Summary};
+pub use summary::{Changes, ShardOf, Status, Summary};
 
 /// Hears how a load goes; the binary draws progress bars with it. The library never prints.
 pub trait Progress: Send + Sync {
@@ -59,6 +63,8 @@ pub struct LoadOptions {
     /// (exit 0) instead of a temporary failure: a scheduled run that must not overlap
     /// itself.
     pub skip_if_running: bool,
+    /// Load only this shard's share of the batch into staging, for `finalize`.
+    pub shard: Option<Shard>,
 }
 
 /// Loads one batch: `locations` if given (from the working directory), else the job's own
@@ -79,6 +85,12 @@ pub async fn load(
     ledger::check_ready(&*client).await?;
     let started = Started::now();
     if spec.raw.sql.is_some() {
+        if options.shard.is_some() {
+            return Err(crate::Error::config(format!(
+                "{}: a SQL job runs as one statement and cannot be split into shards",
+                spec.name
+            )));
+        }
         let planned = transform::plan(spec, started)?;
         return batch::run_sql(client, planned, &options).await;
     }
@@ -117,5 +129,8 @@ pub async fn load(
         summary,
         started,
     };
-    batch::load_files(client, planned, &options, progress).await
+    match &options.shard {
+        Some(shard) => shard::load_shard(client, planned, shard, &options, progress).await,
+        None => batch::load_files(client, planned, &options, progress).await,
+    }
 }

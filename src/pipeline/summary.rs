@@ -20,6 +20,19 @@ pub enum Status {
     UpToDate,
     /// Another run of the same target held its lock; nothing was done (`--skip-if-running`).
     Skipped,
+    /// A shard's rows are in its staging table, recorded for `pgbatch finalize`; nothing is
+    /// visible in the target yet.
+    Staged,
+}
+
+/// Which shard of which array job a run was.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ShardOf {
+    pub batch_key: String,
+    pub index: u32,
+    pub shards: u32,
+    /// Rows written to the staging table.
+    pub rows_staged: u64,
 }
 
 /// The outcome of one batch: the JSON summary line.
@@ -49,6 +62,11 @@ pub struct Summary {
     /// is not a no-op.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes>,
+    /// The shard this run was (`load --shards`), or the batch key it finalized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardOf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_key: Option<String>,
 }
 
 /// What changed since the last batch of a job that read the same paths.
@@ -102,6 +120,8 @@ impl Summary {
             fields_ignored: Vec::new(),
             mapping: Vec::new(),
             changes: None,
+            shard: None,
+            batch_key: None,
         }
     }
 }

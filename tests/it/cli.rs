@@ -9,6 +9,12 @@ pub(crate) fn pgbatch(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
 
 /// [`pgbatch`] with more environment variables.
 pub(crate) fn pgbatch_with(dir: &Path, url: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(dir, url, args, env).output().unwrap()
+}
+
+/// The `pgbatch` command in `dir`, with the repository's jobs, the database at `url` and
+/// nothing else of this process's database settings.
+pub(crate) fn command(dir: &Path, url: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
     command
         .current_dir(dir)
@@ -29,7 +35,7 @@ pub(crate) fn pgbatch_with(dir: &Path, url: Option<&str>, args: &[&str], env: &[
         command.env("DATABASE_URL", url);
     }
     command.envs(env.iter().copied());
-    command.output().unwrap()
+    command
 }
 
 pub(crate) fn code(out: &Output) -> i32 {
@@ -314,6 +320,9 @@ fn every_command_has_plain_help_with_an_example() {
         "migrate",
         "load",
         "run",
+        "finalize",
+        "submit",
+        "gc",
         "validate",
         "demo",
         "serve",

@@ -30,6 +30,12 @@ mod jobdefs;
 /// The crontab and systemd units of batch/cron.
 mod schedule;
 
+/// Array-job shards, one finalize, gc.
+mod shards;
+
+/// `pgbatch submit` against moto's AWS Batch.
+mod submit;
+
 /// A database whose packets stop coming (a failover that never resets the connection).
 mod vanish;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use pgbatch::api::{self, ApiOptions};
 use pgbatch::db::Session;
-use pgbatch::pipeline::{LoadOptions, StoreOptions};
+use pgbatch::pipeline::{LoadOptions, Shard, StoreOptions};
 
 #[derive(Parser)]
 #[command(
@@ -88,7 +88,7 @@ impl Cli {
     /// How a load runs: `force` loads content loaded before; `dry_run` rolls back;
     /// `skip_if_running` ends at once with status skipped when another load of the table
     /// runs.
-    pub fn load_options(&self, force: bool, dry_run: bool, skip_if_running: bool) -> LoadOptions {
+    pub fn load_options(&self, force: bool, dry_run: bool, skip_if_running: bool, shard: Option<Shard>) -> LoadOptions {
         let lock_wait = if skip_if_running { 0 } else { self.lock_wait };
         LoadOptions {
             force,
@@ -100,6 +100,7 @@ impl Cli {
             },
             lock_wait: Some(Duration::from_secs(lock_wait)),
             skip_if_running,
+            shard,
         }
     }
 }
@@ -128,6 +129,34 @@ pub enum Command {
         /// skipped) instead of waiting: for schedules that must not overlap.
         #[arg(long)]
         skip_if_running: bool,
+    },
+    /// Make every shard of an array job's batch visible in the target in one transaction,
+    /// with one ledger row; exit 75 naming the shards that are missing.
+    #[command(
+        after_help = "Example:\n  pgbatch finalize air_quality_beijing --batch-key 6f1c2d3e-0000-4000-8000-000000000000"
+    )]
+    Finalize {
+        /// A job file, or a name under the jobs folder.
+        job: String,
+        /// The key every shard was given: the array job's id.
+        #[arg(long, env = "PGBATCH_BATCH_KEY")]
+        batch_key: String,
+        /// Load even if this content was loaded before.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Submit an AWS Batch array job of N shards of one batch, and a finalize job that runs
+    /// when they all succeeded; prints both job ids.
+    #[command(
+        after_help = "Example:\n  pgbatch submit air_quality_beijing @s3://landing/beijing/batch.list --shards 4 --queue pgbatch"
+    )]
+    Submit(SubmitArgs),
+    /// Drop the staging of shards whose batch key never finalized.
+    #[command(after_help = "Example:\n  pgbatch gc --older-than 48")]
+    Gc {
+        /// Hours since a batch key's newest shard was recorded.
+        #[arg(long, default_value_t = 168, value_name = "HOURS")]
+        older_than: u64,
     },
     /// Do everything a load does, then roll back: reports what would be loaded and how each
     /// column maps.
@@ -189,6 +218,97 @@ pub struct LoadArgs {
     /// skipped) instead of waiting: for schedules that must not overlap.
     #[arg(long)]
     pub skip_if_running: bool,
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..),
+        help = "Split the batch into this many shards (an array job's size) and load one of them into \
+                staging; pgbatch finalize then makes them all visible at once"
+    )]
+    pub shards: Option<u32>,
+    #[arg(
+        long,
+        value_name = "I",
+        requires = "shards",
+        help = "Which shard to load, from 0 [default: AWS_BATCH_JOB_ARRAY_INDEX, or Kubernetes' \
+                JOB_COMPLETION_INDEX]"
+    )]
+    pub shard_index: Option<u32>,
+    #[arg(
+        long,
+        value_name = "K",
+        env = "PGBATCH_BATCH_KEY",
+        requires = "shards",
+        help = "What every shard of the batch and its finalize share [default: the array job's id, \
+                AWS_BATCH_JOB_ID before its colon]"
+    )]
+    pub batch_key: Option<String>,
+}
+
+impl LoadArgs {
+    /// The shard to load, if `--shards` was given: its index and key from the flags, or
+    /// from the array job's environment.
+    pub fn shard(&self) -> pgbatch::Result<Option<Shard>> {
+        let Some(shards) = self.shards else { return Ok(None) };
+        let index = if let Some(index) = self.shard_index {
+            index
+        } else {
+            let (name, value) = ["AWS_BATCH_JOB_ARRAY_INDEX", "JOB_COMPLETION_INDEX"]
+                .into_iter()
+                .find_map(|name| std::env::var(name).ok().map(|value| (name, value)))
+                .ok_or_else(|| {
+                    pgbatch::Error::config(
+                        "--shards needs --shard-index (or AWS_BATCH_JOB_ARRAY_INDEX, or JOB_COMPLETION_INDEX)",
+                    )
+                })?;
+            value.trim().parse().map_err(|_| {
+                pgbatch::Error::config(format!("{name}={value:?} is not a shard index (expected 0, 1, ...)"))
+            })?
+        };
+        let key = match &self.batch_key {
+            Some(key) => key.clone(),
+            None => std::env::var("AWS_BATCH_JOB_ID")
+                .ok()
+                .and_then(|id| id.split(':').next().map(str::to_owned))
+                .ok_or_else(|| pgbatch::Error::config("--shards needs --batch-key (or AWS_BATCH_JOB_ID)"))?,
+        };
+        Shard::new(shards, index, &key).map(Some)
+    }
+}
+
+#[derive(clap::Args)]
+pub struct SubmitArgs {
+    /// A job name (the name the job definitions run it by).
+    pub job: String,
+    /// The batch's one source: a glob, an s3:// prefix or an @manifest.
+    pub source: String,
+    /// How many shards (2 to 10,000).
+    #[arg(long, value_name = "N")]
+    pub shards: u32,
+    /// The AWS Batch job queue.
+    #[arg(long, env = "PGBATCH_BATCH_QUEUE", default_value = "pgbatch")]
+    pub queue: String,
+    /// The job definition of one shard.
+    #[arg(long, default_value = "pgbatch-load-shard")]
+    pub shard_definition: String,
+    /// The job definition of finalize.
+    #[arg(long, default_value = "pgbatch-finalize")]
+    pub finalize_definition: String,
+    /// Another endpoint for the AWS Batch API (an emulator); AWS when unset.
+    #[arg(long, env = "PGBATCH_BATCH_ENDPOINT")]
+    pub batch_endpoint: Option<String>,
+}
+
+impl SubmitArgs {
+    /// Where and how to submit.
+    pub fn options(&self) -> pgbatch::submit::SubmitOptions {
+        pgbatch::submit::SubmitOptions {
+            queue: self.queue.clone(),
+            shard_definition: self.shard_definition.clone(),
+            finalize_definition: self.finalize_definition.clone(),
+            endpoint: self.batch_endpoint.clone(),
+        }
+    }
 }
 
 #[derive(clap::Args)]

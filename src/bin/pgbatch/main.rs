@@ -101,14 +101,18 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
         Command::Load(args) => (
             &args.job,
             args.files.as_slice(),
-            cli.load_options(args.force, false, args.skip_if_running),
+            cli.load_options(args.force, false, args.skip_if_running, args.shard()?),
         ),
         Command::Run {
             job,
             force,
             skip_if_running,
-        } => (job, [].as_slice(), cli.load_options(*force, false, *skip_if_running)),
-        Command::Validate { job, files } => (job, files.as_slice(), cli.load_options(true, true, false)),
+        } => (
+            job,
+            [].as_slice(),
+            cli.load_options(*force, false, *skip_if_running, None),
+        ),
+        Command::Validate { job, files } => (job, files.as_slice(), cli.load_options(true, true, false, None)),
         Command::Migrate { dir } => {
             let migrations = migrate::read_dir(dir)?;
             let applied = migrate::run(&mut connect(&session).await?, &migrations).await?;
@@ -124,6 +128,24 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             exit,
             serve,
         } => return demo(&cli.jobs_dir, migrations, *exit, serve, cli.json).await,
+        Command::Finalize { job, batch_key, force } => {
+            let spec = Spec::find(job, &cli.jobs_dir)?;
+            let options = cli.load_options(*force, false, false, None);
+            let summary = pipeline::finalize(&mut connect(&session).await?, &spec, batch_key, &options).await?;
+            print::summary(&summary, cli.json);
+            return Ok(());
+        }
+        Command::Submit(args) => {
+            let submitted = pgbatch::submit::submit(&args.job, &args.source, args.shards, &args.options()).await?;
+            print::submitted(&submitted, cli.json);
+            return Ok(());
+        }
+        Command::Gc { older_than } => {
+            let ttl = std::time::Duration::from_secs(older_than.saturating_mul(3600));
+            let collected = pipeline::gc(&mut connect(&session).await?, ttl).await?;
+            print::collected(&collected, cli.json);
+            return Ok(());
+        }
         Command::Serve(args) => return self::serve(&database()?, args, &[]).await,
         Command::ExitCodes => {
             print::exit_codes(cli.json);
@@ -142,16 +164,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             return print::bytes(&page);
         }
         Command::Batches { limit } => {
-            for batch in ledger::list(&connect(&session).await?, *limit).await? {
-                if cli.json {
-                    println!("{}", serde_json::to_string(&batch).unwrap_or_default());
-                } else {
-                    println!(
-                        "{:>6}  {}  {:<24} {:<16} {:>10} rows  {:>7} ms",
-                        batch.id, batch.committed_at, batch.job, batch.mode, batch.rows_loaded, batch.duration_ms
-                    );
-                }
-            }
+            print::batches(&ledger::list(&connect(&session).await?, *limit).await?, cli.json);
             return Ok(());
         }
     };

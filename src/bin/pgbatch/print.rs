@@ -59,6 +59,49 @@ pub fn exit_codes(json: bool) {
     }
 }
 
+/// The ledger's batches: a JSON line each, or a table row.
+pub fn batches(batches: &[pgbatch::db::ledger::Batch], json: bool) {
+    for batch in batches {
+        if json {
+            println!("{}", serde_json::to_string(&batch).unwrap_or_default());
+        } else {
+            println!(
+                "{:>6}  {}  {:<24} {:<16} {:>10} rows  {:>7} ms",
+                batch.id, batch.committed_at, batch.job, batch.mode, batch.rows_loaded, batch.duration_ms
+            );
+        }
+    }
+}
+
+/// The jobs `pgbatch submit` submitted.
+pub fn submitted(jobs: &pgbatch::submit::Submitted, json: bool) {
+    if json {
+        let mut line = serde_json::to_value(jobs).unwrap_or_default();
+        line["status"] = "submitted".into();
+        println!("{line}");
+    } else {
+        println!(
+            "{}: {} shards submitted as array job {}; finalize submitted as {}, after them",
+            jobs.job, jobs.shards, jobs.array_job_id, jobs.finalize_job_id
+        );
+    }
+}
+
+/// What `pgbatch gc` dropped: one JSON line, or a line per batch key.
+pub fn collected(keys: &[pgbatch::db::shards::StaleKey], json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "status": "collected", "batch_keys": keys }));
+        return;
+    }
+    for key in keys {
+        println!(
+            "{}: dropped the staging of batch key {} ({} shards, the last recorded at {}), never finalized",
+            key.job, key.batch_key, key.shards, key.last_recorded_at
+        );
+    }
+    println!("{} batch key(s) collected", keys.len());
+}
+
 /// A batch's summary: one JSON line, or text for a person.
 pub fn summary(summary: &Summary, json: bool) {
     if json {
@@ -72,6 +115,20 @@ pub fn summary(summary: &Summary, json: bool) {
             "{}: skipped: another run of {} is going on; nothing changed",
             summary.job, summary.target
         ),
+        Status::Staged => {
+            let shard = summary.shard.as_ref();
+            println!(
+                "{}: shard {} of {} of batch key {} staged: {} files, {} rows, in {} ms; \
+                 `pgbatch finalize` makes every shard visible at once",
+                summary.job,
+                shard.map_or(0, |s| s.index),
+                shard.map_or(0, |s| s.shards),
+                shard.map_or("", |s| s.batch_key.as_str()),
+                summary.files,
+                shard.map_or(0, |s| s.rows_staged),
+                summary.duration_ms
+            );
+        }
         Status::AlreadyLoaded => println!(
             "{}: already loaded as batch {id}; nothing changed (use --force to load it again)",
             summary.job

@@ -81,9 +81,11 @@ def rule_problems(definition, retryable, jobs):
     if not container.get("jobRoleArn"):
         problems.append("no jobRoleArn (the role that reads S3)")
     command = container.get("command", [])
-    for verb in ("run", "load"):
+    for verb in ("run", "load", "finalize"):
         if verb in command:
             job = command[command.index(verb) + 1]
+            if job.startswith("Ref::"):
+                job = definition.get("parameters", {}).get(job[5:], job)
             if job not in jobs:
                 problems.append(f"command names job {job!r}, which jobs/ does not have")
     for arg in command:

@@ -1,0 +1,203 @@
+//! One shard of an array job (`pgbatch load --shards N --shard-index I --batch-key K`):
+//! its share of the batch's files goes through COPY into a staging table of its own, which
+//! is recorded with the shard in one transaction. Nothing is visible in the target until
+//! `pgbatch finalize` (`finalize.rs`) merges every shard of the key at once.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::batch::{PlannedLoad, already_loaded, commit_only, roll_back};
+use super::identity::{hash_contents_async, source_identity};
+use super::load;
+use super::merge;
+use super::source::SourceFile;
+use super::summary::{ShardOf, Status, Summary, elapsed_ms};
+use super::{LoadOptions, Progress};
+use crate::db::ledger::{self, SourceRecord};
+use crate::db::shards::{self, ShardRecord, ShardSource};
+use crate::error::{Error, Result, joined};
+use crate::hash::to_hex;
+
+/// Which shard of which array job to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    /// How many shards the batch is split into.
+    pub shards: u32,
+    /// This one, from 0.
+    pub index: u32,
+    /// What every shard of the batch, and its finalize, are given: the array job's id.
+    pub batch_key: String,
+}
+
+impl Shard {
+    /// A shard, checked: the index within the count, a key that is not empty.
+    ///
+    /// # Errors
+    ///
+    /// Configuration (exit 78), naming what is wrong.
+    pub fn new(shards: u32, index: u32, batch_key: &str) -> Result<Self> {
+        if shards == 0 || index >= shards {
+            return Err(Error::config(format!(
+                "--shard-index {index} is not a shard of --shards {shards} (expected 0 to {})",
+                shards.saturating_sub(1)
+            )));
+        }
+        if batch_key.trim().is_empty() {
+            return Err(Error::config(
+                "--batch-key is empty: give the array job's id (AWS_BATCH_JOB_ID sets it in AWS Batch)",
+            ));
+        }
+        Ok(Shard {
+            shards,
+            index,
+            batch_key: batch_key.to_owned(),
+        })
+    }
+}
+
+/// The positions (in batch order) of the files shard `index` of `shards` loads: whole
+/// files, the largest first to the shard with the fewest bytes so far, so that shards are
+/// even by size. Every shard computes the same split from the same listing.
+pub(crate) fn share(sizes: &[u64], shards: u32, index: u32) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    let mut load = vec![0u64; shards as usize];
+    let mut mine = Vec::new();
+    for position in order {
+        let lightest = (0..load.len()).min_by_key(|&s| (load[s], s)).unwrap_or(0);
+        load[lightest] += sizes[position].max(1);
+        if lightest == index as usize {
+            mine.push(position);
+        }
+    }
+    mine.sort_unstable();
+    mine
+}
+
+/// What every shard of one batch must agree on: the job's fingerprint, the shard count,
+/// and the whole batch's files (paths and sizes, in order).
+pub(crate) fn plan_hash(job_hash: &str, shards: u32, files: &[SourceFile]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(job_hash.as_bytes());
+    hasher.update(format!("\nshards {shards}").as_bytes());
+    for file in files {
+        hasher.update(format!("\n{} {}", file.display, file.bytes).as_bytes());
+    }
+    to_hex(&hasher.finalize())
+}
+
+/// A shard's sources as it records them: place in the batch, identity, ledger record.
+fn sources(positions: &[usize], files: &[SourceFile], rows: &[u64]) -> Vec<ShardSource> {
+    positions
+        .iter()
+        .zip(files)
+        .zip(rows)
+        .map(|((&position, file), &rows)| ShardSource {
+            position,
+            identity: source_identity(file),
+            record: SourceRecord {
+                path: file.display.clone(),
+                bytes: file.bytes,
+                sha256: file.sha256.clone(),
+                etag: file.etag().map(str::to_owned),
+                rows,
+            },
+        })
+        .collect()
+}
+
+/// Loads one shard: its files into its staging table, recorded, in one transaction. A
+/// shard run again replaces what it left; a shard of a key already finalized does nothing.
+pub(crate) async fn load_shard(
+    client: &mut tokio_postgres::Client,
+    planned: PlannedLoad,
+    shard: &Shard,
+    options: &LoadOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Summary> {
+    let job = planned.job.clone();
+    let plan = plan_hash(&planned.job_hash, shard.shards, &planned.files);
+    let sizes: Vec<u64> = planned.files.iter().map(|f| f.bytes).collect();
+    let positions = share(&sizes, shard.shards, shard.index);
+    let mine: Vec<SourceFile> = positions.iter().map(|&p| planned.files[p].clone()).collect();
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|error| Error::db("starting the shard's transaction", error))?;
+    shards::wait_at_most(&tx, options.lock_wait).await?;
+    shards::lock_shard(&tx, &job.name, &shard.batch_key, shard.index).await?;
+    if let Some((earlier, committed_at)) = ledger::find_batch_key(&tx, &job.name, &shard.batch_key).await? {
+        roll_back(tx, "a shard of a finalized batch").await?;
+        let hash = String::new();
+        return Ok(already_loaded(&planned, earlier, &committed_at, &hash));
+    }
+    let staging = shards::staging_table(&job.name, &shard.batch_key, shard.index);
+    shards::create_staging(&tx, &staging, &job.table_ident).await?;
+    let hashing = tokio::spawn(hash_contents_async(mine.clone()));
+    let bytes: u64 = mine.iter().map(|f| f.bytes).sum();
+    progress.start(mine.len(), bytes);
+    let statement = merge::copy_into(&crate::db::Ident::qualified(&staging), &job);
+    let copied = load::copy(&tx, &statement, job.clone(), Arc::new(mine), progress.clone()).await;
+    progress.finish();
+    let streamed = match copied {
+        Ok(streamed) => streamed,
+        Err(error) => {
+            roll_back(tx, "a failed shard").await.ok();
+            return Err(error);
+        }
+    };
+    let hashed = hashing.await.map_err(joined)??;
+    let sources = sources(&positions, &hashed, &streamed.rows_per_file);
+    let record = ShardRecord {
+        index: shard.index,
+        shards: shard.shards,
+        plan_hash: plan,
+        job_hash: planned.job_hash.clone(),
+        staging_table: staging,
+        sources,
+        rows_read: streamed.rows_read,
+        rows_written: streamed.rows_written,
+        rows_skipped: streamed.rows_skipped,
+    };
+    shards::record(&tx, &job.name, &shard.batch_key, &record).await?;
+    let what = format!(
+        "shard {} of {} of batch key {:?}",
+        shard.index, shard.shards, shard.batch_key
+    );
+    commit_only(tx, &what).await?;
+    tracing::info!(job = %job.name, batch_key = %shard.batch_key, shard = shard.index, rows = streamed.rows_written, "Shard staged.");
+    let mut done = planned.summary.clone();
+    done.status = Status::Staged;
+    done.files = hashed.len();
+    done.bytes = bytes;
+    done.rows_read = streamed.rows_read;
+    done.rows_skipped = streamed.rows_skipped;
+    done.shard = Some(ShardOf {
+        batch_key: shard.batch_key.clone(),
+        index: shard.index,
+        shards: shard.shards,
+        rows_staged: streamed.rows_written,
+    });
+    done.duration_ms = elapsed_ms(planned.started.at);
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn every_file_goes_to_exactly_one_shard_and_shards_are_even_by_size() {
+        let files = [90, 10, 50, 50, 40, 30, 20, 10, 0];
+        let split: Vec<Vec<usize>> = (0..3).map(|i| share(&files, 3, i)).collect();
+        let mut all: Vec<usize> = split.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..files.len()).collect::<Vec<_>>());
+        let sizes: Vec<u64> = split.iter().map(|s| s.iter().map(|&p| files[p]).sum()).collect();
+        assert_eq!(sizes.iter().sum::<u64>(), 300);
+        assert!(sizes.iter().all(|&s| (90..=110).contains(&s)), "{sizes:?}");
+        // More shards than files: the others are empty, and that is a valid shard.
+        assert!(share(&files[..2], 4, 3).is_empty());
+    }
+}

@@ -1,0 +1,259 @@
+//! `pgbatch submit` against a local AWS Batch: moto in server mode (`pip install
+//! 'moto[server]'`), with `use_docker: false`, a queue, and the shipped job definitions
+//! registered as `aws batch register-job-definition --cli-input-json` would send them.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_batch::config::{Credentials, Region};
+use aws_sdk_batch::types::{CeState, CeType, ComputeEnvironmentOrder, JqState};
+
+use crate::cli::{code, pgbatch_with, stderr};
+use crate::pg::repo;
+
+/// An authorization header naming `service`: all moto's server reads of it, to route the
+/// request (it checks no signature).
+fn signed_for(service: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20261130/eu-west-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    )
+}
+
+/// moto's server on a free loopback port, stopped when dropped.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                let mut text = String::new();
+                std::io::Read::read_to_string(moto.child.stderr.as_mut().unwrap(), &mut text).unwrap();
+                panic!("moto's server exited ({status}); install it: pip install 'moto[server]'\n{text}");
+            }
+            assert!(Instant::now() < deadline, "moto's server did not start listening");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    async fn post(&self, path: &str, body: String) -> String {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .header("authorization", signed_for("batch"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        text
+    }
+}
+
+impl Moto {
+    /// An IAM role (moto's server routes a request by the service its signature names).
+    async fn create_role(&self, name: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/", self.url))
+            .header("authorization", signed_for("iam"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument=%7B%7D"
+            ))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{text}");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const AWS_ENV: [(&str, &str); 6] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "eu-west-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/nonexistent"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+];
+
+/// A queue `pgbatch` on an unmanaged compute environment, and the shipped shard and
+/// finalize job definitions registered; the client that made them.
+async fn queue(moto: &Moto) -> aws_sdk_batch::Client {
+    moto.post("/moto-api/config", r#"{"batch": {"use_docker": false}}"#.into())
+        .await;
+    moto.create_role("pgbatch-batch-service").await;
+    let config = aws_sdk_batch::Config::builder()
+        .behavior_version(aws_sdk_batch::config::BehaviorVersion::latest())
+        .endpoint_url(&moto.url)
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    let batch = aws_sdk_batch::Client::from_conf(config);
+    let environment = batch
+        .create_compute_environment()
+        .compute_environment_name("pgbatch")
+        .r#type(CeType::Unmanaged)
+        .service_role("arn:aws:iam::123456789012:role/pgbatch-batch-service")
+        .state(CeState::Enabled)
+        .send()
+        .await
+        .unwrap();
+    batch
+        .create_job_queue()
+        .job_queue_name("pgbatch")
+        .state(JqState::Enabled)
+        .priority(1)
+        .compute_environment_order(
+            ComputeEnvironmentOrder::builder()
+                .order(1)
+                .compute_environment(environment.compute_environment_arn().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for definition in ["load_shard", "finalize"] {
+        let json = std::fs::read_to_string(repo().join(format!("batch/job-definitions/{definition}.json"))).unwrap();
+        moto.post("/v1/registerjobdefinition", json).await;
+    }
+    batch
+}
+
+#[tokio::test]
+async fn submit_makes_an_array_of_shards_and_a_finalize_that_waits_for_all_of_them() {
+    let moto = Moto::start();
+    let batch = queue(&moto).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = AWS_ENV.to_vec();
+    env.push(("PGBATCH_BATCH_ENDPOINT", &moto.url));
+    let source = "@s3://pgbatch-landing/air_quality_beijing/2026-11-30.list";
+    let out = pgbatch_with(
+        dir.path(),
+        None,
+        &[
+            "--json",
+            "submit",
+            "air_quality_beijing",
+            source,
+            "--shards",
+            "4",
+            "--queue",
+            "pgbatch",
+        ],
+        &env,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["status"], "submitted", "{line}");
+    let (array_id, finalize_id) = (
+        line["array_job_id"].as_str().unwrap().to_owned(),
+        line["finalize_job_id"].as_str().unwrap().to_owned(),
+    );
+
+    let jobs = batch
+        .describe_jobs()
+        .jobs(&array_id)
+        .jobs(&finalize_id)
+        .send()
+        .await
+        .unwrap();
+    let jobs = jobs.jobs();
+    let array = jobs
+        .iter()
+        .find(|j| j.job_id() == Some(array_id.as_str()))
+        .expect("the array job exists");
+    let finalize = jobs
+        .iter()
+        .find(|j| j.job_id() == Some(finalize_id.as_str()))
+        .expect("finalize exists");
+    assert_eq!(
+        array
+            .array_properties()
+            .and_then(aws_sdk_batch::types::ArrayPropertiesDetail::size),
+        Some(4)
+    );
+    assert!(
+        array
+            .job_definition()
+            .unwrap_or_default()
+            .contains("pgbatch-load-shard"),
+        "{array:?}"
+    );
+    let parameters = array.parameters().unwrap();
+    assert_eq!(parameters.get("job").map(String::as_str), Some("air_quality_beijing"));
+    assert_eq!(parameters.get("source").map(String::as_str), Some(source));
+    assert_eq!(parameters.get("shards").map(String::as_str), Some("4"));
+    assert!(
+        finalize
+            .job_definition()
+            .unwrap_or_default()
+            .contains("pgbatch-finalize"),
+        "{finalize:?}"
+    );
+    let depends: Vec<&str> = finalize.depends_on().iter().filter_map(|d| d.job_id()).collect();
+    assert_eq!(depends, [array_id.as_str()], "finalize waits for the whole array");
+    let parameters = finalize.parameters().unwrap();
+    assert_eq!(parameters.get("batch_key").map(String::as_str), Some(array_id.as_str()));
+    assert_eq!(parameters.get("job").map(String::as_str), Some("air_quality_beijing"));
+}
+
+#[tokio::test]
+async fn what_aws_batch_can_never_take_is_configuration_not_retried() {
+    let moto = Moto::start();
+    let _batch = queue(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = AWS_ENV.to_vec();
+    env.push(("PGBATCH_BATCH_ENDPOINT", &moto.url));
+    let source = "@s3://pgbatch-landing/air_quality_beijing/2026-11-30.list";
+    // One shard is not an array; a queue AWS Batch does not know.
+    let out = pgbatch_with(
+        dir.path(),
+        None,
+        &["submit", "air_quality_beijing", source, "--shards", "1"],
+        &env,
+    );
+    assert_eq!(code(&out), 78, "{}", stderr(&out));
+    let out = pgbatch_with(
+        dir.path(),
+        None,
+        &[
+            "submit",
+            "air_quality_beijing",
+            source,
+            "--shards",
+            "2",
+            "--queue",
+            "nowhere",
+        ],
+        &env,
+    );
+    assert_eq!(code(&out), 78, "{}", stderr(&out));
+}

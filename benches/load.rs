@@ -21,19 +21,11 @@ use std::process::Command;
 
 use std::time::Instant;
 
-use common::{pgbatch, with_server_share};
+use common::{beijing_files, pgbatch, psql, with_server_share};
 use pgbatch::embedded::Cluster;
 
 const LONG_ROWS: u64 = 4_556_243;
 const ROUNDS: usize = 5;
-
-fn psql(url: &str, sql: &str) {
-    let status = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-        .status()
-        .expect("psql runs");
-    assert!(status.success(), "psql failed: {sql}");
-}
 
 #[expect(
     clippy::too_many_lines,
@@ -137,19 +129,6 @@ fn main() {
     let medians = rounds(&url, &loads);
     cluster.stop().unwrap();
     report(&medians);
-}
-
-/// The 12 Beijing files, in order.
-fn beijing_files(repo: &Path) -> Vec<String> {
-    let beijing = repo.join("../shared/data/air_quality/beijing_multisite");
-    let mut files: Vec<String> = std::fs::read_dir(&beijing)
-        .expect("../shared/data is beside the repository")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
-        .map(|p| p.display().to_string())
-        .collect();
-    files.sort();
-    files
 }
 
 /// Jobs for the wide files (the shipped job, into `wide_in`), the long CSV and the long

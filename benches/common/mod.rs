@@ -1,6 +1,7 @@
 //! What the end-to-end benches share.
 #![allow(dead_code, reason = "each bench uses its own part of this module")]
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -96,4 +97,26 @@ pub fn with_server_share(url: &str, application: &str, load: impl FnOnce(&str) -
     let busy = Busy::start(url, application);
     let seconds = load(&named(url, application));
     (seconds, busy.finish())
+}
+
+/// Runs one SQL command with psql; panics if it fails.
+pub fn psql(url: &str, sql: &str) {
+    let status = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
+/// The 12 Beijing files, in order.
+pub fn beijing_files(repo: &Path) -> Vec<String> {
+    let beijing = repo.join("../shared/data/air_quality/beijing_multisite");
+    let mut files: Vec<String> = std::fs::read_dir(&beijing)
+        .expect("../shared/data is beside the repository")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    files
 }

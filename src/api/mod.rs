@@ -12,6 +12,7 @@ mod openapi;
 pub mod output;
 mod pages;
 mod params;
+mod probe;
 mod problem;
 pub mod route;
 mod startup;
@@ -27,6 +28,7 @@ use tokio_postgres::types::Type;
 use crate::error::{Error, ErrorKind, Result};
 use route::Route;
 
+pub use probe::probe;
 pub use problem::Problem;
 
 /// How the API runs.

@@ -327,6 +327,7 @@ fn every_command_has_plain_help_with_an_example() {
         "demo",
         "serve",
         "batches",
+        "probe",
         "exit-codes",
         "completions",
         "man",
@@ -379,4 +380,35 @@ fn completions_and_the_manual_page_come_from_the_command_line() {
     for command in ["migrate", "load", "validate", "serve", "exit-codes"] {
         assert!(text.contains(command), "{command} missing from the manual page: {text}");
     }
+}
+
+/// A server on loopback that answers every request with `status`, until the test ends.
+fn answering(status: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let response = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = std::io::Write::write_all(&mut stream, response.as_bytes());
+        }
+    });
+    format!("http://{address}/readyz")
+}
+
+#[test]
+fn probe_is_0_for_a_2xx_and_69_for_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&pgbatch(dir.path(), None, &["probe", &answering("200 OK")])), 0);
+    let out = pgbatch(dir.path(), None, &["probe", &answering("503 Service Unavailable")]);
+    assert_eq!(code(&out), 69, "{}", stderr(&out));
+    assert!(stderr(&out).contains("answered 503"), "{}", stderr(&out));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = pgbatch(dir.path(), None, &["probe", &format!("http://{closed}/readyz")]);
+    assert_eq!(code(&out), 69, "{}", stderr(&out));
 }

@@ -94,6 +94,19 @@ impl Drop for Moto {
     }
 }
 
+/// The batch's source in every submit here.
+const SOURCE: &str = "@s3://pgbatch-landing/air_quality_beijing/2026-11-30.list";
+
+impl Moto {
+    /// `pgbatch ARGS` with AWS settings that reach only this server.
+    fn pgbatch(&self, args: &[&str]) -> std::process::Output {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = AWS_ENV.to_vec();
+        env.push(("PGBATCH_BATCH_ENDPOINT", &self.url));
+        pgbatch_with(dir.path(), None, args, &env)
+    }
+}
+
 const AWS_ENV: [(&str, &str); 6] = [
     ("AWS_ACCESS_KEY_ID", "testing"),
     ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -150,26 +163,16 @@ async fn queue(moto: &Moto) -> aws_sdk_batch::Client {
 async fn submit_makes_an_array_of_shards_and_a_finalize_that_waits_for_all_of_them() {
     let moto = Moto::start();
     let batch = queue(&moto).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = AWS_ENV.to_vec();
-    env.push(("PGBATCH_BATCH_ENDPOINT", &moto.url));
-    let source = "@s3://pgbatch-landing/air_quality_beijing/2026-11-30.list";
-    let out = pgbatch_with(
-        dir.path(),
-        None,
-        &[
-            "--json",
-            "submit",
-            "air_quality_beijing",
-            source,
-            "--shards",
-            "4",
-            "--queue",
-            "pgbatch",
-        ],
-        &env,
-    );
+    let out = moto.pgbatch(&[
+        "--json",
+        "submit",
+        "air_quality_beijing",
+        SOURCE,
+        "--shards",
+        "4",
+        "--queue",
+        "pgbatch",
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["status"], "submitted", "{line}");
@@ -209,7 +212,7 @@ async fn submit_makes_an_array_of_shards_and_a_finalize_that_waits_for_all_of_th
     );
     let parameters = array.parameters().unwrap();
     assert_eq!(parameters.get("job").map(String::as_str), Some("air_quality_beijing"));
-    assert_eq!(parameters.get("source").map(String::as_str), Some(source));
+    assert_eq!(parameters.get("source").map(String::as_str), Some(SOURCE));
     assert_eq!(parameters.get("shards").map(String::as_str), Some("4"));
     assert!(
         finalize
@@ -229,31 +232,17 @@ async fn submit_makes_an_array_of_shards_and_a_finalize_that_waits_for_all_of_th
 async fn what_aws_batch_can_never_take_is_configuration_not_retried() {
     let moto = Moto::start();
     let _batch = queue(&moto).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = AWS_ENV.to_vec();
-    env.push(("PGBATCH_BATCH_ENDPOINT", &moto.url));
-    let source = "@s3://pgbatch-landing/air_quality_beijing/2026-11-30.list";
     // One shard is not an array; a queue AWS Batch does not know.
-    let out = pgbatch_with(
-        dir.path(),
-        None,
-        &["submit", "air_quality_beijing", source, "--shards", "1"],
-        &env,
-    );
+    let out = moto.pgbatch(&["submit", "air_quality_beijing", SOURCE, "--shards", "1"]);
     assert_eq!(code(&out), 78, "{}", stderr(&out));
-    let out = pgbatch_with(
-        dir.path(),
-        None,
-        &[
-            "submit",
-            "air_quality_beijing",
-            source,
-            "--shards",
-            "2",
-            "--queue",
-            "nowhere",
-        ],
-        &env,
-    );
+    let out = moto.pgbatch(&[
+        "submit",
+        "air_quality_beijing",
+        SOURCE,
+        "--shards",
+        "2",
+        "--queue",
+        "nowhere",
+    ]);
     assert_eq!(code(&out), 78, "{}", stderr(&out));
 }

@@ -190,6 +190,16 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
+    /// Ask a URL once and exit 0 if it answers 2xx, else 69: the image's health check
+    /// (it has no shell and no curl).
+    #[command(after_help = "Example:\n  pgbatch probe http://127.0.0.1:8080/readyz")]
+    Probe {
+        /// The URL to ask.
+        url: String,
+        /// Milliseconds to wait for the answer.
+        #[arg(long, default_value_t = 3_000)]
+        timeout_ms: u64,
+    },
     /// Print the exit codes, which of them are worth a retry, and how every SQLSTATE class
     /// maps to one (with --json: one object, for job definitions and alerts).
     #[command(after_help = "Example:\n  pgbatch exit-codes --json")]

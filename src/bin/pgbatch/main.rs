@@ -147,22 +147,16 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             return Ok(());
         }
         Command::Serve(args) => return self::serve(&database()?, args, &[]).await,
+        Command::Probe { url, timeout_ms } => {
+            api::probe(url, std::time::Duration::from_millis(*timeout_ms)).await?;
+            return Ok(());
+        }
         Command::ExitCodes => {
             print::exit_codes(cli.json);
             return Ok(());
         }
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "pgbatch", &mut script);
-            return print::bytes(&script);
-        }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut page)
-                .map_err(|error| pgbatch::ErrorKind::Internal(format!("writing the manual page: {error}")))?;
-            return print::bytes(&page);
-        }
+        Command::Completions { shell } => return print::completions(*shell, Cli::command()),
+        Command::Man => return print::man(Cli::command()),
         Command::Batches { limit } => {
             print::batches(&ledger::list(&connect(&session).await?, *limit).await?, cli.json);
             return Ok(());

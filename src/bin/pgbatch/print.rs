@@ -73,6 +73,22 @@ pub fn batches(batches: &[pgbatch::db::ledger::Batch], json: bool) {
     }
 }
 
+/// A completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell, mut command: clap::Command) -> pgbatch::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "pgbatch", &mut script);
+    bytes(&script)
+}
+
+/// The manual page, in roff.
+pub fn man(command: clap::Command) -> pgbatch::Result<()> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command)
+        .render(&mut page)
+        .map_err(|error| pgbatch::ErrorKind::Internal(format!("writing the manual page: {error}")))?;
+    bytes(&page)
+}
+
 /// The jobs `pgbatch submit` submitted.
 pub fn submitted(jobs: &pgbatch::submit::Submitted, json: bool) {
     if json {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio_postgres::{Client, Transaction};
 
-use super::identity::{Identity, content_hash, hash_contents_async};
+use super::identity::{Identity, content_hash, hash_contents_async, source_record};
 use super::load::{self, Streamed};
 use super::merge;
 use super::source::SourceFile;
@@ -215,10 +215,15 @@ async fn finish_load(
         Status::Loaded
     };
     done.content_hash.clone_from(&hash.current);
+    let sources: Vec<ledger::SourceRecord> = files
+        .iter()
+        .zip(&streamed.rows_per_file)
+        .map(|(file, &rows)| source_record(file, rows))
+        .collect();
     let paths: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
     done.changes = ledger::previous(&tx, &job.name, &paths)
         .await?
-        .map(|previous| Changes::since(&previous, &planned.job_hash, files));
+        .map(|previous| Changes::since(&previous, &planned.job_hash, &sources));
     done.rows_read = streamed.rows_read;
     done.rows_loaded = merged.rows_loaded;
     done.rows_skipped = streamed.rows_skipped;
@@ -228,17 +233,6 @@ async fn finish_load(
         done.duration_ms = elapsed_ms(planned.started.at);
         return Ok(done);
     }
-    let sources: Vec<ledger::SourceRecord> = files
-        .iter()
-        .zip(&streamed.rows_per_file)
-        .map(|(file, rows)| ledger::SourceRecord {
-            path: file.display.clone(),
-            bytes: file.bytes,
-            sha256: file.sha256.clone(),
-            etag: file.etag().map(str::to_owned),
-            rows: *rows,
-        })
-        .collect();
     done.duration_ms = elapsed_ms(planned.started.at);
     let batch_id = commit(
         tx,

@@ -47,10 +47,7 @@ pub async fn finalize(client: &mut Client, spec: &Spec, batch_key: &str, options
     if let Some((earlier, committed_at)) = ledger::find_batch_key(&tx, &job.name, batch_key).await? {
         roll_back(tx, "a batch key finalized before").await?;
         tracing::info!(job = %job.name, batch_id = earlier, %committed_at, "Batch key finalized before.");
-        done.status = Status::AlreadyLoaded;
-        done.batch_id = Some(earlier);
-        done.duration_ms = elapsed_ms(started.at);
-        return Ok(done);
+        return Ok(already_loaded(done, earlier, started));
     }
     let records = shards::of(&tx, &job.name, batch_key).await?;
     if let Some(problem) = problem(&tx, &records, &job_hash).await? {
@@ -73,10 +70,7 @@ pub async fn finalize(client: &mut Client, spec: &Spec, batch_key: &str, options
         shards::forget(&tx, &job.name, batch_key).await?;
         commit_only(tx, "dropping the staging of content loaded before").await?;
         tracing::info!(job = %job.name, batch_id = earlier, %committed_at, "Batch already loaded.");
-        done.status = Status::AlreadyLoaded;
-        done.batch_id = Some(earlier);
-        done.duration_ms = elapsed_ms(started.at);
-        return Ok(done);
+        return Ok(already_loaded(done, earlier, started));
     }
     let tables: Vec<String> = records.iter().map(|r| r.staging_table.clone()).collect();
     merge::stage_shards(&tx, &job, &tables).await?;
@@ -92,7 +86,7 @@ pub async fn finalize(client: &mut Client, spec: &Spec, batch_key: &str, options
     let paths: Vec<&str> = records.iter().map(|r| r.path.as_str()).collect();
     done.changes = ledger::previous(&tx, &job.name, &paths)
         .await?
-        .map(|previous| changes(&previous, &job_hash, &records));
+        .map(|previous| Changes::since(&previous, &job_hash, &records));
     shards::forget(&tx, &job.name, batch_key).await?;
     done.duration_ms = elapsed_ms(started.at);
     let batch_id = commit(tx, &done, &job_hash, &records, options.force, started, Some(batch_key)).await?;
@@ -101,18 +95,12 @@ pub async fn finalize(client: &mut Client, spec: &Spec, batch_key: &str, options
     Ok(done)
 }
 
-/// What differs from the last batch of the same paths ([`Changes::since`], from records).
-fn changes(previous: &ledger::Previous, job_hash: &str, records: &[ledger::SourceRecord]) -> Changes {
-    Changes {
-        since_batch: previous.id,
-        job: previous.job_hash.as_deref() != Some(job_hash),
-        files: records
-            .iter()
-            .zip(&previous.sources)
-            .filter(|(now, before)| (now.bytes, &now.sha256, &now.etag) != (before.bytes, &before.sha256, &before.etag))
-            .map(|(now, _)| now.path.clone())
-            .collect(),
-    }
+/// The summary of a finalize that found its batch committed before: nothing was done.
+fn already_loaded(mut done: Summary, earlier: i64, started: Started) -> Summary {
+    done.status = Status::AlreadyLoaded;
+    done.batch_id = Some(earlier);
+    done.duration_ms = elapsed_ms(started.at);
+    done
 }
 
 /// Why a batch key cannot be finalized yet.

@@ -105,3 +105,14 @@ pub(crate) fn source_identity(file: &SourceFile) -> String {
         (None, _) => file.display.clone(),
     }
 }
+
+/// A source as the ledger records it, with the rows read from it.
+pub(crate) fn source_record(file: &SourceFile, rows: u64) -> ledger::SourceRecord {
+    ledger::SourceRecord {
+        path: file.display.clone(),
+        bytes: file.bytes,
+        sha256: file.sha256.clone(),
+        etag: file.etag().map(str::to_owned),
+        rows,
+    }
+}

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::batch::{PlannedLoad, already_loaded, commit_only, roll_back};
-use super::identity::{hash_contents_async, source_identity};
+use super::identity::{hash_contents_async, source_identity, source_record};
 use super::load;
 use super::merge;
 use super::source::SourceFile;
 use super::summary::{ShardOf, Status, Summary, elapsed_ms};
 use super::{LoadOptions, Progress};
-use crate::db::ledger::{self, SourceRecord};
+use crate::db::ledger;
 use crate::db::shards::{self, ShardRecord, ShardSource};
 use crate::error::{Error, Result, joined};
 use crate::hash::to_hex;
@@ -96,13 +96,7 @@ fn sources(positions: &[usize], files: &[SourceFile], rows: &[u64]) -> Vec<Shard
         .map(|((&position, file), &rows)| ShardSource {
             position,
             identity: source_identity(file),
-            record: SourceRecord {
-                path: file.display.clone(),
-                bytes: file.bytes,
-                sha256: file.sha256.clone(),
-                etag: file.etag().map(str::to_owned),
-                rows,
-            },
+            record: source_record(file, rows),
         })
         .collect()
 }

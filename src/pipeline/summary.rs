@@ -6,7 +6,6 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use super::plan;
-use super::source::SourceFile;
 use crate::db::ledger;
 
 /// What happened to a batch.
@@ -80,17 +79,14 @@ pub struct Changes {
 }
 
 impl Changes {
-    /// Compares a batch about to load with the previous one of the same paths.
-    pub(crate) fn since(previous: &ledger::Previous, job_hash: &str, files: &[SourceFile]) -> Self {
-        let changed = files
+    /// Compares a batch about to commit (its sources as the ledger will record them) with
+    /// the previous one of the same paths.
+    pub(crate) fn since(previous: &ledger::Previous, job_hash: &str, sources: &[ledger::SourceRecord]) -> Self {
+        let changed = sources
             .iter()
             .zip(&previous.sources)
-            .filter(|(file, before)| {
-                before.bytes != file.bytes
-                    || before.sha256.as_deref() != file.sha256.as_deref()
-                    || before.etag.as_deref() != file.etag()
-            })
-            .map(|(file, _)| file.display.clone())
+            .filter(|(now, before)| (now.bytes, &now.sha256, &now.etag) != (before.bytes, &before.sha256, &before.etag))
+            .map(|(now, _)| now.path.clone())
             .collect();
         Changes {
             since_batch: previous.id,

@@ -108,6 +108,51 @@ pub fn psql(url: &str, sql: &str) {
     assert!(status.success(), "psql failed: {sql}");
 }
 
+/// One SQL query's rows through psql (unaligned, `|` between fields); panics if it fails.
+pub fn psql_rows(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql failed: {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+}
+
+/// A psql running `commands` one after the other (each its own `-c`, so each its own
+/// statement in autocommit mode).
+fn psql_commands(url: &str, commands: &[String]) -> Command {
+    let mut psql = Command::new("psql");
+    psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url]);
+    for command in commands {
+        psql.args(["-c", command]);
+    }
+    psql
+}
+
+/// Runs `commands` in one psql session; the seconds it took.
+pub fn psql_timed(url: &str, commands: &[String]) -> f64 {
+    psql_at_once(url, &[commands.to_vec()])
+}
+
+/// Runs each script (commands, in one psql session) in a psql of its own, all at once; the
+/// seconds until the last is done. Panics if one fails.
+pub fn psql_at_once(url: &str, scripts: &[Vec<String>]) -> f64 {
+    let started = Instant::now();
+    let children: Vec<_> = scripts
+        .iter()
+        .map(|commands| psql_commands(url, commands).spawn().expect("psql runs"))
+        .collect();
+    for (child, commands) in children.into_iter().zip(scripts) {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "psql failed: {commands:?}");
+    }
+    started.elapsed().as_secs_f64()
+}
+
 /// The 12 Beijing files, in order.
 pub fn beijing_files(repo: &Path) -> Vec<String> {
     let beijing = repo.join("../shared/data/air_quality/beijing_multisite");

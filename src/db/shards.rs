@@ -32,8 +32,20 @@ const STAGING_SCHEMA: &str = "pgbatch_staging";
 pub struct ShardSource {
     pub position: usize,
     pub identity: String,
+    /// The row groups read, when the file was split by row groups across the shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_groups: Option<RowGroups>,
     #[serde(flatten)]
     pub record: SourceRecord,
+}
+
+/// The row groups of a Parquet file one shard read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RowGroups {
+    /// Their indices, ascending.
+    pub read: Vec<usize>,
+    /// How many the file has.
+    pub of: usize,
 }
 
 /// A recorded shard.

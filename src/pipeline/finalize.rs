@@ -12,6 +12,7 @@ use super::LoadOptions;
 use super::batch::{begin, commit, commit_only, roll_back, skipped};
 use super::identity::content_hash_of;
 use super::merge;
+use super::share;
 use super::summary::{Changes, Started, Status, Summary, elapsed_ms};
 use crate::db::shards::{self, ShardRecord, StaleKey};
 use crate::db::{catalog, ledger};
@@ -54,8 +55,15 @@ pub async fn finalize(client: &mut Client, spec: &Spec, batch_key: &str, options
         roll_back(tx, "an incomplete finalize").await?;
         return Err(problem.into_error(format!("finalizing batch key {batch_key:?} of job {}", job.name)));
     }
-    let mut sources: Vec<shards::ShardSource> = records.iter().flat_map(|r| r.sources.clone()).collect();
-    sources.sort_by_key(|s| s.position);
+    let sources = match share::join(records.iter().flat_map(|r| r.sources.clone()).collect()) {
+        Ok(sources) => sources,
+        Err(problem) => {
+            roll_back(tx, "an incomplete finalize").await?;
+            let message = format!("{problem}: run every shard again");
+            return Err(Incomplete::Shards(message)
+                .into_error(format!("finalizing batch key {batch_key:?} of job {}", job.name)));
+        }
+    };
     let identities: Vec<String> = sources.iter().map(|s| s.identity.clone()).collect();
     let hash = content_hash_of(&job.name, &job_hash, &identities);
     done.content_hash.clone_from(&hash.current);

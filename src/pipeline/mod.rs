@@ -13,6 +13,7 @@ pub mod load;
 pub mod merge;
 pub mod plan;
 mod shard;
+mod share;
 pub mod source;
 mod summary;
 pub mod transform;

@@ -11,6 +11,7 @@ use super::batch::{PlannedLoad, already_loaded, commit_only, roll_back};
 use super::identity::{hash_contents_async, source_identity, source_record};
 use super::load;
 use super::merge;
+use super::share::{self, Part};
 use super::source::SourceFile;
 use super::summary::{ShardOf, Status, Summary, elapsed_ms};
 use super::{LoadOptions, Progress};
@@ -56,46 +57,33 @@ impl Shard {
     }
 }
 
-/// The positions (in batch order) of the files shard `index` of `shards` loads: whole
-/// files, the largest first to the shard with the fewest bytes so far, so that shards are
-/// even by size. Every shard computes the same split from the same listing.
-pub(crate) fn share(sizes: &[u64], shards: u32, index: u32) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..sizes.len()).collect();
-    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
-    let mut load = vec![0u64; shards as usize];
-    let mut mine = Vec::new();
-    for position in order {
-        let lightest = (0..load.len()).min_by_key(|&s| (load[s], s)).unwrap_or(0);
-        load[lightest] += sizes[position].max(1);
-        if lightest == index as usize {
-            mine.push(position);
-        }
-    }
-    mine.sort_unstable();
-    mine
-}
-
 /// What every shard of one batch must agree on: the job's fingerprint, the shard count,
-/// and the whole batch's files (paths and sizes, in order).
-pub(crate) fn plan_hash(job_hash: &str, shards: u32, files: &[SourceFile]) -> String {
+/// the whole batch's files (paths and sizes, in order) and how many row groups the split
+/// ones have.
+pub(crate) fn plan_hash(job_hash: &str, shards: u32, files: &[SourceFile], groups: &[Option<Vec<u64>>]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(job_hash.as_bytes());
     hasher.update(format!("\nshards {shards}").as_bytes());
-    for file in files {
+    for (file, groups) in files.iter().zip(groups) {
         hasher.update(format!("\n{} {}", file.display, file.bytes).as_bytes());
+        if let Some(groups) = groups {
+            hasher.update(format!(" split into {} row groups", groups.len()).as_bytes());
+        }
     }
     to_hex(&hasher.finalize())
 }
 
-/// A shard's sources as it records them: place in the batch, identity, ledger record.
-fn sources(positions: &[usize], files: &[SourceFile], rows: &[u64]) -> Vec<ShardSource> {
-    positions
+/// A shard's sources as it records them: place in the batch, the row groups read of a
+/// split file, identity, ledger record.
+fn sources(parts: &[Part], files: &[SourceFile], rows: &[u64]) -> Vec<ShardSource> {
+    parts
         .iter()
         .zip(files)
         .zip(rows)
-        .map(|((&position, file), &rows)| ShardSource {
-            position,
+        .map(|((part, file), &rows)| ShardSource {
+            position: part.position,
             identity: source_identity(file),
+            row_groups: part.row_groups.clone(),
             record: source_record(file, rows),
         })
         .collect()
@@ -111,10 +99,17 @@ pub(crate) async fn load_shard(
     progress: Arc<dyn Progress>,
 ) -> Result<Summary> {
     let job = planned.job.clone();
-    let plan = plan_hash(&planned.job_hash, shard.shards, &planned.files);
+    let groups = share::row_groups(&planned.files, shard.shards).await?;
+    let plan = plan_hash(&planned.job_hash, shard.shards, &planned.files, &groups);
     let sizes: Vec<u64> = planned.files.iter().map(|f| f.bytes).collect();
-    let positions = share(&sizes, shard.shards, shard.index);
-    let mine: Vec<SourceFile> = positions.iter().map(|&p| planned.files[p].clone()).collect();
+    let parts = share::share(&sizes, &groups, shard.shards, shard.index);
+    let mine: Vec<SourceFile> = parts
+        .iter()
+        .map(|part| SourceFile {
+            row_groups: part.row_groups.as_ref().map(|groups| groups.read.clone()),
+            ..planned.files[part.position].clone()
+        })
+        .collect();
     let tx = client
         .transaction()
         .await
@@ -142,7 +137,7 @@ pub(crate) async fn load_shard(
         }
     };
     let hashed = hashing.await.map_err(joined)??;
-    let sources = sources(&positions, &hashed, &streamed.rows_per_file);
+    let sources = sources(&parts, &hashed, &streamed.rows_per_file);
     let record = ShardRecord {
         index: shard.index,
         shards: shard.shards,
@@ -175,23 +170,4 @@ pub(crate) async fn load_shard(
     });
     done.duration_ms = elapsed_ms(planned.started.at);
     Ok(done)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::share;
-
-    #[test]
-    fn every_file_goes_to_exactly_one_shard_and_shards_are_even_by_size() {
-        let files = [90, 10, 50, 50, 40, 30, 20, 10, 0];
-        let split: Vec<Vec<usize>> = (0..3).map(|i| share(&files, 3, i)).collect();
-        let mut all: Vec<usize> = split.concat();
-        all.sort_unstable();
-        assert_eq!(all, (0..files.len()).collect::<Vec<_>>());
-        let sizes: Vec<u64> = split.iter().map(|s| s.iter().map(|&p| files[p]).sum()).collect();
-        assert_eq!(sizes.iter().sum::<u64>(), 300);
-        assert!(sizes.iter().all(|&s| (90..=110).contains(&s)), "{sizes:?}");
-        // More shards than files: the others are empty, and that is a valid shard.
-        assert!(share(&files[..2], 4, 3).is_empty());
-    }
 }

@@ -113,7 +113,7 @@ fn digest(db: &TestDb, table: &str) -> String {
     ))
 }
 
-fn to_parquet(csv: &Path, parquet: &Path, options: &[&str]) {
+pub(crate) fn to_parquet(csv: &Path, parquet: &Path, options: &[&str]) {
     let out = Command::new("python3")
         .arg(repo().join("tests/it/tools/csv_to_parquet.py"))
         .arg(csv)

@@ -8,7 +8,7 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cli::{code, command, pgbatch, pgbatch_with, stderr};
-use crate::mapping::{file, job_file};
+use crate::mapping::{file, job_file, to_parquet};
 use crate::pg::{TestDb, shared};
 
 fn json(out: &Output) -> serde_json::Value {
@@ -62,8 +62,8 @@ impl Batch<'_> {
     }
 }
 
-/// Runs every shard of a batch at once; each must end staged.
-fn run_shards(dir: &Path, db: &TestDb, job: &str, files: &[String], shards: u32, key: &str) {
+/// Runs every shard of a batch at once; each must end staged. Their summaries.
+fn run_shards(dir: &Path, db: &TestDb, job: &str, files: &[String], shards: u32, key: &str) -> Vec<serde_json::Value> {
     let batch = Batch {
         dir,
         db,
@@ -72,13 +72,16 @@ fn run_shards(dir: &Path, db: &TestDb, job: &str, files: &[String], shards: u32,
         key,
     };
     let children: Vec<Child> = (0..shards).map(|i| batch.start(shards, i, &[])).collect();
+    let mut summaries = Vec::new();
     for (i, child) in children.into_iter().enumerate() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(code(&out), 0, "shard {i}: {}", stderr(&out));
         let summary = json(&out);
         assert_eq!(summary["status"], "staged", "shard {i}: {summary}");
         assert_eq!(summary["shard"]["index"], i, "{summary}");
+        summaries.push(summary);
     }
+    summaries
 }
 
 fn finalize(dir: &Path, db: &TestDb, job: &str, key: &str) -> Output {
@@ -178,6 +181,51 @@ fn shards_upsert_and_replace_like_one_load() {
         assert!(digest.starts_with(expected), "{mode}: {digest}");
         assert_eq!(summary["rows_loaded"], 10_000, "{mode}: {summary}");
     }
+}
+
+#[test]
+fn one_large_parquet_file_is_split_by_row_groups_across_the_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20,000 rows in one Parquet file of 10 row groups (pyarrow's writer, 2,000 rows each).
+    let csv = kv_files(dir.path(), 1, 20_000, "big").remove(0);
+    let parquet = dir.path().join("big.parquet");
+    to_parquet(Path::new(&csv), &parquet, &["--row-group-rows", "2000"]);
+    let setup = "CREATE TABLE kv (k integer PRIMARY KEY, v text);
+                 INSERT INTO kv SELECT k, 'old-' || k FROM generate_series(15000, 25000) k;";
+    let (by_hand, sharded) = (TestDb::new(), TestDb::new());
+    for db in [&by_hand, &sharded] {
+        db.query(setup);
+    }
+    // The expected table: the CSV the Parquet file was written from, upserted through psql.
+    by_hand.query(&format!(
+        "CREATE TEMP TABLE s (LIKE kv);\n\\copy s FROM '{csv}' (FORMAT csv, HEADER)\n\
+         INSERT INTO kv SELECT * FROM s ON CONFLICT (k) DO UPDATE SET v = excluded.v;"
+    ));
+    let job = job_file(dir.path(), "kv", "table = \"kv\"\nmode = \"upsert\"\nkey = [\"k\"]\n");
+    let files = [parquet.display().to_string()];
+    let summaries = run_shards(dir.path(), &sharded, &job, &files, 3, "one-file");
+    for summary in &summaries {
+        // Every shard read part of the one file.
+        assert_eq!(summary["files"], 1, "{summary}");
+        let staged = summary["shard"]["rows_staged"].as_u64().unwrap_or(0);
+        assert!(staged > 0 && staged < 20_000, "{summary}");
+        assert_eq!(staged % 2000, 0, "whole row groups: {summary}");
+    }
+    let out = finalize(dir.path(), &sharded, &job, "one-file");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary = json(&out);
+    assert_eq!(
+        (summary["files"].clone(), summary["rows_read"].clone()),
+        (1.into(), 20_000.into()),
+        "{summary}"
+    );
+    assert_eq!(digest(&sharded, "kv"), digest(&by_hand, "kv"));
+    assert!(digest(&sharded, "kv").starts_with("25001 "));
+    // The ledger knows the file once, with all its rows.
+    assert_eq!(
+        sharded.query("SELECT jsonb_array_length(sources), sources->0->>'rows' FROM pgbatch.batches"),
+        "1|20000"
+    );
 }
 
 /// Waits until the database shows a COPY into a staging table going on.

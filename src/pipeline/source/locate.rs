@@ -209,6 +209,7 @@ async fn expand_manifest(manifest: &str, options: &StoreOptions) -> Result<Vec<P
         format: FormatKind::Csv,
         bytes: 0,
         sha256: None,
+        row_groups: None,
     };
     let text = tokio::task::spawn_blocking(move || read_manifest(&file))
         .await
@@ -318,6 +319,7 @@ pub fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
                 format,
                 bytes,
                 sha256: None,
+                row_groups: None,
             })
         })
         .collect()

@@ -100,6 +100,9 @@ pub struct SourceFile {
     pub bytes: u64,
     /// The content's sha256 (local files); S3 objects are known by their ETag instead.
     pub sha256: Option<String>,
+    /// Only these row groups of a Parquet file, in this order: a shard's part of a file
+    /// split across the shards of an array job. Every row group when `None`.
+    pub row_groups: Option<Vec<usize>>,
 }
 
 impl SourceFile {

@@ -24,6 +24,11 @@ pub struct Parquet {
     display: String,
     chunk_rows: usize,
     max_row_group_bytes: u64,
+    /// The row groups read, in order (every one, or a shard's part).
+    groups: Vec<usize>,
+    /// The next of `groups` to read.
+    next_group: usize,
+    /// The row group being read, and the row in it.
     row_group: usize,
     row: usize,
     reader: Option<ParquetRecordBatchReader>,
@@ -39,6 +44,19 @@ impl Parquet {
         };
         let fields: Vec<String> = metadata.schema().fields().iter().map(|f| f.name().clone()).collect();
         let projection = ProjectionMask::all();
+        let count = metadata.metadata().num_row_groups();
+        let groups = match &file.row_groups {
+            None => (0..count).collect(),
+            Some(groups) => {
+                if let Some(beyond) = groups.iter().find(|&&g| g >= count) {
+                    return Err(changed(
+                        file,
+                        &format!("it has {count} row groups, the shard's plan reads row group {beyond}"),
+                    ));
+                }
+                groups.clone()
+            }
+        };
         Ok(Parquet {
             file: handle,
             metadata,
@@ -48,7 +66,9 @@ impl Parquet {
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
             max_row_group_bytes: options.max_row_group_bytes,
-            row_group: 0,
+            row_group: groups.first().copied().unwrap_or(0),
+            next_group: 0,
+            groups,
             row: 0,
             reader: None,
         })
@@ -73,9 +93,10 @@ impl Parquet {
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         loop {
             if self.reader.is_none() {
-                if self.row_group >= self.metadata.metadata().num_row_groups() {
+                let Some(&next) = self.groups.get(self.next_group) else {
                     return Ok(None);
-                }
+                };
+                self.row_group = next;
                 let group = self.metadata.metadata().row_group(self.row_group);
                 let bytes: i64 = group
                     .columns()
@@ -122,7 +143,7 @@ impl Parquet {
                 Some(Err(error)) => return Err(self.error(format!("cannot decode: {error}"))),
                 None => {
                     self.reader = None;
-                    self.row_group += 1;
+                    self.next_group += 1;
                 }
             }
         }
@@ -151,6 +172,34 @@ impl Source for Parquet {
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         Parquet::next_chunk(self)
     }
+}
+
+/// The compressed bytes of each row group of a Parquet file, from its footer: how a shard
+/// splits one large file by row groups.
+///
+/// # Errors
+///
+/// The file cannot be read, or is not Parquet.
+pub(crate) fn row_group_bytes(file: &SourceFile) -> Result<Vec<u64>> {
+    let handle = open_blob(file)?;
+    let metadata = ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new())
+        .map_err(|error| not_parquet(&handle, &file.display, &error))?;
+    Ok(metadata
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|group| u64::try_from(group.compressed_size()).unwrap_or(0))
+        .collect())
+}
+
+/// A file that is not what it was when the batch was planned (a read error: worth a retry,
+/// which plans again).
+fn changed(file: &SourceFile, what: &str) -> Error {
+    crate::error::ErrorKind::Read {
+        path: file.display.clone().into(),
+        source: std::io::Error::other(format!("the file changed during the load: {what}")),
+    }
+    .into()
 }
 
 /// The error for a file that is not readable Parquet, saying what it looks like when its

@@ -3,7 +3,7 @@ as it is (mixed case), types inferred by pyarrow, nameless columns and blank rec
 dropped. The cross-format tests load both forms with one job spec and compare.
 
 Usage: python3 csv_to_parquet.py CSV PARQUET [--delimiter ;] [--decimal ,] [--null NA ...]
-                                 [--skip-rows N] [--encoding mac_roman]
+                                 [--skip-rows N] [--encoding mac_roman] [--row-group-rows N]
 Needs: pip install pyarrow
 """
 
@@ -23,6 +23,7 @@ def main() -> None:
     args.add_argument("--null", action="append", default=None)
     args.add_argument("--skip-rows", type=int, default=0)
     args.add_argument("--encoding", default="utf8")
+    args.add_argument("--row-group-rows", type=int, default=None)
     a = args.parse_args()
     table = csv.read_csv(
         a.source,
@@ -40,7 +41,7 @@ def main() -> None:
         missing = pc.is_null(column)
         blank = missing if blank is None else pc.and_(blank, missing)
     table = table.filter(pc.invert(blank))
-    pq.write_table(table, a.target)
+    pq.write_table(table, a.target, row_group_size=a.row_group_rows)
 
 
 if __name__ == "__main__":

@@ -15,21 +15,20 @@ mod params;
 mod probe;
 mod problem;
 pub mod route;
+mod serve;
 mod startup;
 
-use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
-use axum::serve::ListenerExt as _;
 use deadpool_postgres::Pool;
 use tokio_postgres::types::Type;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind};
 use route::Route;
 
 pub use probe::probe;
 pub use problem::Problem;
+pub use serve::{ServerLimits, serve};
 
 /// How the API runs.
 #[derive(Debug, Clone)]
@@ -46,6 +45,11 @@ pub struct ApiOptions {
     /// The role every query runs as (`SET ROLE` at connection start), or none to run as
     /// the connecting user (which should then be a read-only login role).
     pub role: Option<String>,
+    /// Requests to the routes in flight at most; one more is answered 503 with
+    /// `Retry-After` at once. Health checks and metrics are not counted.
+    pub max_in_flight: usize,
+    /// The longest query string taken, in bytes; a longer one is answered 414.
+    pub max_query_bytes: usize,
 }
 
 /// Twice this machine's cores: enough to keep a database on this machine busy while some
@@ -56,6 +60,13 @@ pub fn default_pool_size() -> usize {
     2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
+/// Eight requests in flight per pooled connection: enough to keep every connection busy
+/// while responses are written out, few enough that a request admitted waits on the pool
+/// for a few queries' time, not for seconds.
+pub fn default_max_in_flight(pool_size: usize) -> usize {
+    8 * pool_size.max(1)
+}
+
 impl Default for ApiOptions {
     fn default() -> Self {
         ApiOptions {
@@ -64,6 +75,8 @@ impl Default for ApiOptions {
             max_rows: 100_000,
             pool_size: default_pool_size(),
             role: Some("pgbatch_reader".into()),
+            max_in_flight: default_max_in_flight(default_pool_size()),
+            max_query_bytes: 4096,
         }
     }
 }
@@ -83,26 +96,6 @@ pub struct Api {
     pool: Pool,
     options: ApiOptions,
     metrics: metrics::Metrics,
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish.
-pub async fn serve(
-    router: Router,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    // Without TCP_NODELAY a response written as head and body waits out the client's
-    // delayed ACK (40 ms on Linux).
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "Cannot set TCP_NODELAY on a connection.");
-        }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|error| Error::config(format!("serving HTTP: {error}")))
 }
 
 /// A pool's failure, by kind: the database's own error, a pool that waited too long for a

@@ -31,7 +31,8 @@ pub fn document(api: &Api) -> Json {
             },
             "304": { "description": "Not modified since the ETag given in If-None-Match." },
             "400": { "$ref": "#/components/responses/Problem" },
-            "503": { "$ref": "#/components/responses/Problem" },
+            "414": { "$ref": "#/components/responses/Problem" },
+            "503": { "$ref": "#/components/responses/Overloaded" },
             "504": { "$ref": "#/components/responses/Problem" },
         });
         if !route.exists.is_empty() {
@@ -49,15 +50,21 @@ pub fn document(api: &Api) -> Json {
             }),
         );
     }
-    for (path, summary) in [
-        ("/healthz", "The server is up."),
-        ("/readyz", "The database is reachable."),
-        ("/metrics", "Prometheus metrics."),
+    for (path, summary, content_type) in [
+        ("/healthz", "The server is up.", "text/plain; charset=utf-8"),
+        ("/readyz", "The database is reachable.", "text/plain; charset=utf-8"),
+        ("/metrics", "Prometheus metrics.", super::pages::METRICS_CONTENT_TYPE),
     ] {
+        let mut responses = json!({
+            "200": { "description": "OK", "content": { content_type: { "schema": { "type": "string" } } } },
+            "414": { "$ref": "#/components/responses/Problem" },
+        });
+        if path == "/readyz" {
+            responses["503"] = json!({ "$ref": "#/components/responses/Problem" });
+        }
         paths.insert(
             path.to_owned(),
-            json!({ "get": { "summary": summary, "responses": { "200": {
-                "description": "OK", "content": { "text/plain": { "schema": { "type": "string" } } } } } } }),
+            json!({ "get": { "summary": summary, "responses": responses } }),
         );
     }
     json!({
@@ -126,11 +133,21 @@ fn components() -> Json {
             "ETag": {
                 "description": "The last batch committed to the tables the route reads; send it back in If-None-Match.",
                 "schema": { "type": "string" },
+            },
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": { "type": "integer" },
             }
         },
         "responses": {
             "Problem": {
                 "description": "An RFC 9457 problem.",
+                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } },
+            },
+            "Overloaded": {
+                "description": "An RFC 9457 problem: too many requests in flight, or the database unavailable; \
+                                try again after Retry-After seconds when it is given.",
+                "headers": { "Retry-After": { "$ref": "#/components/headers/Retry-After" } },
                 "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } },
             }
         },

@@ -42,16 +42,42 @@ pub(super) async fn ready(State(api): State<Arc<Api>>) -> Response {
     }
 }
 
+/// What `/metrics` answers in: the `OpenMetrics` text format.
+pub(super) const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 pub(super) async fn render_metrics(State(api): State<Arc<Api>>) -> Response {
     let text = api.metrics.render(&api.pool.status());
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
+    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response()
+}
+
+/// A query string longer than the API takes: 414, before any route runs.
+pub(super) async fn limit_query(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+    let length = request.uri().query().map_or(0, str::len);
+    let max = api.options.max_query_bytes;
+    if length > max {
+        return Problem::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the query string has {length} bytes; at most {max} are taken"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Seconds a shed request is told to wait.
+const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// The answer to a request shed because as many as the API takes are in flight.
+pub(super) async fn overloaded(_: axum::BoxError) -> Response {
+    let mut response = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is at its limit of requests in flight; try again shortly",
     )
-        .into_response()
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(RETRY_AFTER_SECONDS));
+    response
 }
 
 pub(super) async fn openapi_document(State(api): State<Arc<Api>>) -> Response {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -13,6 +14,8 @@ use axum::routing::get;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use sha2::Digest as _;
 use tokio_postgres::types::Type;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 use super::output::{self};
 use super::route::{self, Kind, Route};
@@ -20,7 +23,7 @@ use crate::db::ConnectOptions;
 use crate::error::{Error, ErrorKind, Result};
 
 use super::handler::handle;
-use super::pages::{index, openapi_document, ready, render_metrics, track};
+use super::pages::{index, limit_query, openapi_document, overloaded, ready, render_metrics, track};
 use super::problem::Problem;
 use super::{Api, ApiOptions, Served, metrics, pool_error};
 
@@ -86,12 +89,7 @@ impl Api {
     /// the index.
     pub fn router(self) -> Router {
         let api = Arc::new(self);
-        let mut router = Router::new()
-            .route("/", get(index))
-            .route("/healthz", get(|| async { "ok\n" }))
-            .route("/readyz", get(ready))
-            .route("/metrics", get(render_metrics))
-            .route("/openapi.json", get(openapi_document));
+        let mut router = Router::new();
         for (i, served) in api.routes.iter().enumerate() {
             router = router.route(
                 &served.route.path,
@@ -102,8 +100,21 @@ impl Api {
                 ),
             );
         }
+        // The routes' requests in flight are bounded; one more is answered 503 at once
+        // (never queued), while health checks and metrics are always answered.
+        let shed = ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(overloaded))
+            .load_shed()
+            .layer(GlobalConcurrencyLimitLayer::new(api.options.max_in_flight));
         router
+            .route_layer(shed)
+            .route("/", get(index))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(ready))
+            .route("/metrics", get(render_metrics))
+            .route("/openapi.json", get(openapi_document))
             .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route; see / for the routes") })
+            .layer(axum::middleware::from_fn_with_state(Arc::clone(&api), limit_query))
             .layer(axum::middleware::from_fn_with_state(Arc::clone(&api), track))
             .with_state(api)
     }

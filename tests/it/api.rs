@@ -616,7 +616,7 @@ async fn the_api_connection_cannot_write() {
     assert_eq!(db.query("SELECT count(*) FROM regions"), "0");
 }
 
-fn fixtures() -> ApiOptions {
+pub(crate) fn fixtures() -> ApiOptions {
     ApiOptions {
         queries: repo().join("tests/fixtures/queries"),
         statement_timeout: Duration::from_millis(500),
@@ -701,7 +701,7 @@ async fn graceful_shutdown_drains_requests_in_flight() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(api::serve(router, listener, async {
+    let server = tokio::spawn(api::serve(router, listener, api::ServerLimits::default(), async {
         let _ = stopped.await;
     }));
     let request = tokio::task::spawn_blocking(move || http_get(address, "/sleep?seconds=1"));

@@ -45,5 +45,8 @@ mod mapping;
 /// The HTTP API through its router (no socket) and over loopback, on the real datasets.
 mod api;
 
+/// The server against slow and hostile clients, over loopback sockets.
+mod hostile;
+
 /// `s3://` and `http://` sources against servers on loopback; compressed copies.
 mod s3;

@@ -343,17 +343,45 @@ pub struct ServeArgs {
     /// The role queries run as; empty to run as the connecting (read-only) user.
     #[arg(long, env = "PGBATCH_API_ROLE", default_value = "pgbatch_reader")]
     pub role: String,
+    /// Requests to the routes in flight at most [default: 8 per pooled connection]; one
+    /// more is answered 503 with Retry-After at once, never queued.
+    #[arg(long)]
+    pub max_in_flight: Option<usize>,
+    /// The longest query string taken, in bytes; a longer one is answered 414.
+    #[arg(long, default_value_t = 4096)]
+    pub max_query_bytes: usize,
+    /// Close a connection whose request head has not arrived this many seconds after the
+    /// server began waiting for it (slow clients, idle keep-alive connections).
+    #[arg(long, default_value_t = 20)]
+    pub header_timeout_secs: u64,
+    /// Cut off a client that has not taken any of its response for this many seconds; its
+    /// database connection is released.
+    #[arg(long, default_value_t = 30)]
+    pub write_timeout_secs: u64,
 }
 
 impl ServeArgs {
     /// How the API runs.
     pub fn options(&self) -> ApiOptions {
+        let pool_size = self.pool_size.unwrap_or_else(api::default_pool_size);
         ApiOptions {
             queries: self.queries.clone(),
             statement_timeout: Duration::from_millis(self.statement_timeout_ms),
             max_rows: self.max_rows,
-            pool_size: self.pool_size.unwrap_or_else(api::default_pool_size),
+            pool_size,
             role: Some(self.role.clone()).filter(|r| !r.is_empty()),
+            max_in_flight: self
+                .max_in_flight
+                .unwrap_or_else(|| api::default_max_in_flight(pool_size)),
+            max_query_bytes: self.max_query_bytes,
+        }
+    }
+
+    /// How long the server waits on a client.
+    pub fn limits(&self) -> api::ServerLimits {
+        api::ServerLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            write_timeout: Duration::from_secs(self.write_timeout_secs),
         }
     }
 }

@@ -219,7 +219,7 @@ async fn serve(options: &ConnectOptions, args: &ServeArgs, notes: &[String]) -> 
         println!("  curl 'http://{address}{example}'");
     }
     println!("Press Ctrl-C to stop.");
-    api::serve(api.router(), listener, shutdown_signal()).await
+    api::serve(api.router(), listener, args.limits(), shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

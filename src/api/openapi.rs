@@ -11,7 +11,18 @@ pub fn document(api: &Api) -> Json {
     let mut paths = serde_json::Map::new();
     for served in &api.routes {
         let route = &served.route;
-        let mut parameters: Vec<Json> = route.params.iter().map(parameter).collect();
+        let examples = example_values(route.example.as_deref());
+        let mut parameters: Vec<Json> = route
+            .params
+            .iter()
+            .map(|p| {
+                let mut parameter = parameter(p);
+                if let Some((_, value)) = examples.iter().find(|(name, _)| *name == p.name) {
+                    parameter["example"] = value.as_str().into();
+                }
+                parameter
+            })
+            .collect();
         parameters.push(json!({ "$ref": "#/components/parameters/format" }));
         let properties: serde_json::Map<String, Json> = served
             .columns
@@ -78,6 +89,24 @@ pub fn document(api: &Api) -> Json {
         "components": components(),
 
     })
+}
+
+/// The parameters of a route's example request (`-- example: /rates?date_from=...`), so
+/// that a client tool trying the document reaches real rows.
+fn example_values(example: Option<&str>) -> Vec<(String, String)> {
+    let Some((_, query)) = example.and_then(|e| e.split_once('?')) else {
+        return Vec::new();
+    };
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(&text.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, value)| (decode(name), decode(value)))
+        .collect()
 }
 
 /// One route parameter.

@@ -536,6 +536,12 @@ async fn batches_health_metrics_index_and_openapi() {
     let batches: Vec<serde_json::Value> =
         serde_json::from_str(&get(&router, "/batches?limit=2", &[]).await.body).unwrap();
     assert_eq!(batches.len(), 2);
+    // Who loaded it and where are not shown unless an operator's query file adds them.
+    assert!(
+        batches[0].get("loaded_by").is_none() && batches[0].get("host").is_none(),
+        "{}",
+        batches[0]
+    );
     assert_eq!(batches[0]["job"], "price_stats");
     assert_eq!(batches[0]["mode"], "sql");
     assert_eq!(batches[1]["job"], "shipping_prices_restate");

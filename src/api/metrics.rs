@@ -25,6 +25,9 @@ pub struct Metrics {
     pool_waiting: Gauge,
 }
 
+/// What `/metrics` answers in: the `OpenMetrics` text format.
+pub(super) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("pgbatch_http");

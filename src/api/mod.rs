@@ -50,6 +50,9 @@ pub struct ApiOptions {
     pub max_in_flight: usize,
     /// The longest query string taken, in bytes; a longer one is answered 414.
     pub max_query_bytes: usize,
+    /// `/metrics` is served on a listener of its own (`serve --metrics-listen`), not
+    /// beside the routes: see [`Api::routers`].
+    pub separate_metrics: bool,
 }
 
 /// Twice this machine's cores: enough to keep a database on this machine busy while some
@@ -77,6 +80,7 @@ impl Default for ApiOptions {
             role: Some("pgbatch_reader".into()),
             max_in_flight: default_max_in_flight(default_pool_size()),
             max_query_bytes: 4096,
+            separate_metrics: false,
         }
     }
 }

@@ -10,62 +10,16 @@ use super::route::{Kind, Param};
 pub fn document(api: &Api) -> Json {
     let mut paths = serde_json::Map::new();
     for served in &api.routes {
-        let route = &served.route;
-        let examples = example_values(route.example.as_deref());
-        let mut parameters: Vec<Json> = route
-            .params
-            .iter()
-            .map(|p| {
-                let mut parameter = parameter(p);
-                if let Some((_, value)) = examples.iter().find(|(name, _)| *name == p.name) {
-                    parameter["example"] = value.as_str().into();
-                }
-                parameter
-            })
-            .collect();
-        parameters.push(json!({ "$ref": "#/components/parameters/format" }));
-        let properties: serde_json::Map<String, Json> = served
-            .columns
-            .iter()
-            .map(|(name, ty)| (name.clone(), json_schema(ty)))
-            .collect();
-        let row = json!({ "type": "object", "properties": properties });
-        let mut responses = json!({
-            "200": {
-                "description": "The rows, in the format asked for.",
-                "headers": { "ETag": { "$ref": "#/components/headers/ETag" } },
-                "content": {
-                    Format::Json.content_type(): { "schema": { "type": "array", "items": row } },
-                    Format::Ndjson.content_type(): { "schema": { "type": "string" } },
-                    Format::Csv.content_type(): { "schema": { "type": "string" } },
-                },
-            },
-            "304": { "description": "Not modified since the ETag given in If-None-Match." },
-            "400": { "$ref": "#/components/responses/Problem" },
-            "414": { "$ref": "#/components/responses/Problem" },
-            "503": { "$ref": "#/components/responses/Overloaded" },
-            "504": { "$ref": "#/components/responses/Problem" },
-        });
-        if !route.exists.is_empty() {
-            responses["404"] = json!({ "$ref": "#/components/responses/Problem" });
-        }
-        paths.insert(
-            route.path.clone(),
-            json!({
-                "get": {
-                    "operationId": route.name(),
-                    "summary": route.summary,
-                    "parameters": parameters,
-                    "responses": responses,
-                }
-            }),
-        );
+        paths.insert(served.route.path.clone(), route_entry(served));
     }
     for (path, summary, content_type) in [
         ("/healthz", "The server is up.", "text/plain; charset=utf-8"),
         ("/readyz", "The database is reachable.", "text/plain; charset=utf-8"),
-        ("/metrics", "Prometheus metrics.", super::pages::METRICS_CONTENT_TYPE),
+        ("/metrics", "Prometheus metrics.", super::metrics::CONTENT_TYPE),
     ] {
+        if path == "/metrics" && api.options.separate_metrics {
+            continue;
+        }
         let mut responses = json!({
             "200": { "description": "OK", "content": { content_type: { "schema": { "type": "string" } } } },
             "414": { "$ref": "#/components/responses/Problem" },
@@ -88,6 +42,57 @@ pub fn document(api: &Api) -> Json {
         "paths": paths,
         "components": components(),
 
+    })
+}
+
+/// A route's entry: its parameters, its rows' schema, every status it answers.
+fn route_entry(served: &super::Served) -> Json {
+    let route = &served.route;
+    let examples = example_values(route.example.as_deref());
+    let mut parameters: Vec<Json> = route
+        .params
+        .iter()
+        .map(|p| {
+            let mut parameter = parameter(p);
+            if let Some((_, value)) = examples.iter().find(|(name, _)| *name == p.name) {
+                parameter["example"] = value.as_str().into();
+            }
+            parameter
+        })
+        .collect();
+    parameters.push(json!({ "$ref": "#/components/parameters/format" }));
+    let properties: serde_json::Map<String, Json> = served
+        .columns
+        .iter()
+        .map(|(name, ty)| (name.clone(), json_schema(ty)))
+        .collect();
+    let row = json!({ "type": "object", "properties": properties });
+    let mut responses = json!({
+        "200": {
+            "description": "The rows, in the format asked for.",
+            "headers": { "ETag": { "$ref": "#/components/headers/ETag" } },
+            "content": {
+                Format::Json.content_type(): { "schema": { "type": "array", "items": row } },
+                Format::Ndjson.content_type(): { "schema": { "type": "string" } },
+                Format::Csv.content_type(): { "schema": { "type": "string" } },
+            },
+        },
+        "304": { "description": "Not modified since the ETag given in If-None-Match." },
+        "400": { "$ref": "#/components/responses/Problem" },
+        "414": { "$ref": "#/components/responses/Problem" },
+        "503": { "$ref": "#/components/responses/Overloaded" },
+        "504": { "$ref": "#/components/responses/Problem" },
+    });
+    if !route.exists.is_empty() {
+        responses["404"] = json!({ "$ref": "#/components/responses/Problem" });
+    }
+    json!({
+        "get": {
+            "operationId": route.name(),
+            "summary": route.summary,
+            "parameters": parameters,
+            "responses": responses,
+        }
     })
 }
 

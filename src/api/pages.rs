@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::problem::Problem;
-use super::{Api, openapi};
+use super::{Api, metrics, openapi};
 
 const READY_SQL: &str = "SELECT 1";
 
@@ -42,12 +42,9 @@ pub(super) async fn ready(State(api): State<Arc<Api>>) -> Response {
     }
 }
 
-/// What `/metrics` answers in: the `OpenMetrics` text format.
-pub(super) const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
 pub(super) async fn render_metrics(State(api): State<Arc<Api>>) -> Response {
     let text = api.metrics.render(&api.pool.status());
-    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response()
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
 }
 
 /// A query string longer than the API takes: 414, before any route runs.

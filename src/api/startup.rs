@@ -88,6 +88,12 @@ impl Api {
     /// The router: one `GET` per route, plus health, metrics, the OpenAPI document and
     /// the index.
     pub fn router(self) -> Router {
+        self.routers().0
+    }
+
+    /// The router, and when [`ApiOptions::separate_metrics`] is set, `/metrics` apart
+    /// from it, in a router of its own (for a listener that need not be public).
+    pub fn routers(self) -> (Router, Option<Router>) {
         let api = Arc::new(self);
         let mut router = Router::new();
         for (i, served) in api.routes.iter().enumerate() {
@@ -106,17 +112,20 @@ impl Api {
             .layer(HandleErrorLayer::new(overloaded))
             .load_shed()
             .layer(GlobalConcurrencyLimitLayer::new(api.options.max_in_flight));
-        router
+        let metrics = Router::new().route("/metrics", get(render_metrics));
+        let mut router = router
             .route_layer(shed)
             .route("/", get(index))
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(ready))
-            .route("/metrics", get(render_metrics))
-            .route("/openapi.json", get(openapi_document))
-            .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route; see / for the routes") })
-            .layer(axum::middleware::from_fn_with_state(Arc::clone(&api), limit_query))
-            .layer(axum::middleware::from_fn_with_state(Arc::clone(&api), track))
-            .with_state(api)
+            .route("/openapi.json", get(openapi_document));
+        let apart = if api.options.separate_metrics {
+            Some(finish(metrics, &api))
+        } else {
+            router = router.merge(metrics);
+            None
+        };
+        (finish(router, &api), apart)
     }
 
     /// The example request of every route that has one.
@@ -128,6 +137,15 @@ impl Api {
     pub async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(|error| pool_error("", error))
     }
+}
+
+/// A router's fallback, query-string limit and request metrics, with the API as state.
+fn finish(router: Router<Arc<Api>>, api: &Arc<Api>) -> Router {
+    router
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route; see / for the routes") })
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(api), limit_query))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(api), track))
+        .with_state(Arc::clone(api))
 }
 
 /// Prepares a route's query (and its `exists:` queries) and checks what they take and give.

@@ -221,3 +221,73 @@ async fn a_query_string_over_the_limit_is_414() {
         .unwrap();
     assert!(fits.ends_with("n\n1\n"), "{fits}");
 }
+
+/// The address a `pgbatch serve` line shows: `... http://ADDRESS/...`.
+fn shown_address(line: &str) -> SocketAddr {
+    let rest = line
+        .split("http://")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    rest.split('/').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn metrics_can_be_served_on_a_listener_of_their_own() {
+    use std::io::BufRead as _;
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let queries = crate::pg::repo().join("sql/queries").display().to_string();
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--queries",
+        &queries,
+    ];
+    let mut server = crate::cli::command(dir.path(), Some(&db.url()), &args, &[])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let (mut api, mut metrics) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("The API is up") {
+            api = Some(shown_address(&line));
+        } else if line.starts_with("Metrics:") {
+            metrics = Some(shown_address(&line));
+        } else if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    let (api, metrics) = (api.expect("the API's address"), metrics.expect("the metrics' address"));
+    let batches = http_get(api, "/batches?limit=1");
+    assert!(batches.starts_with("HTTP/1.0 200 OK"), "{batches}");
+    let public = http_get(api, "/metrics");
+    assert!(public.starts_with("HTTP/1.0 404"), "{public}");
+    let document = http_get(api, "/openapi.json");
+    assert!(!document.contains("\"/metrics\""), "{document}");
+    let private = http_get(metrics, "/metrics");
+    assert!(private.starts_with("HTTP/1.0 200 OK"), "{private}");
+    assert!(
+        private.contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "{private}"
+    );
+    // The same API's counters: the request to /batches on the other listener is there.
+    assert!(
+        private
+            .lines()
+            .any(|l| l.starts_with("pgbatch_http_requests_total{") && l.contains("route=\"/batches\"")),
+        "{private}"
+    );
+    assert!(http_get(metrics, "/batches").starts_with("HTTP/1.0 404"));
+    // SIGTERM stops both.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(server.wait().unwrap().success());
+}

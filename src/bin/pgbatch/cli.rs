@@ -358,6 +358,10 @@ pub struct ServeArgs {
     /// database connection is released.
     #[arg(long, default_value_t = 30)]
     pub write_timeout_secs: u64,
+    /// Serve /metrics on this address only (a port Prometheus reaches, not the public one);
+    /// by default it is served beside the routes.
+    #[arg(long, env = "PGBATCH_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 }
 
 impl ServeArgs {
@@ -374,6 +378,7 @@ impl ServeArgs {
                 .max_in_flight
                 .unwrap_or_else(|| api::default_max_in_flight(pool_size)),
             max_query_bytes: self.max_query_bytes,
+            separate_metrics: self.metrics_listen.is_some(),
         }
     }
 

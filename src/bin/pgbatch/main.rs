@@ -205,12 +205,11 @@ async fn demo_load(cluster: &embedded::Cluster, jobs_dir: &Path, migrations: &Pa
 async fn serve(options: &ConnectOptions, args: &ServeArgs, notes: &[String]) -> pgbatch::Result<()> {
     let api = Api::new(options, args.options()).await?;
     let examples = api.examples();
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|error| pgbatch::Error::config(format!("cannot listen on {}: {error}", args.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|error| pgbatch::Error::config(format!("cannot listen on {}: {error}", args.listen)))?;
+    let (listener, address) = listen(&args.listen).await?;
+    let metrics = match &args.metrics_listen {
+        Some(at) => Some(listen(at).await?),
+        None => None,
+    };
     for note in notes {
         println!("{note}");
     }
@@ -218,8 +217,32 @@ async fn serve(options: &ConnectOptions, args: &ServeArgs, notes: &[String]) -> 
     for example in examples {
         println!("  curl 'http://{address}{example}'");
     }
+    let (router, metrics_router) = api.routers();
+    let stop = tokio_util::sync::CancellationToken::new();
+    if let (Some((listener, address)), Some(router)) = (metrics, metrics_router) {
+        println!("Metrics: http://{address}/metrics");
+        tokio::spawn(api::serve(
+            router,
+            listener,
+            args.limits(),
+            stop.clone().cancelled_owned(),
+        ));
+    }
     println!("Press Ctrl-C to stop.");
-    api::serve(api.router(), listener, args.limits(), shutdown_signal()).await
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stopping.cancel();
+    });
+    api::serve(router, listener, args.limits(), stop.cancelled_owned()).await
+}
+
+/// A listener on `at`, and the address it got.
+async fn listen(at: &str) -> pgbatch::Result<(tokio::net::TcpListener, std::net::SocketAddr)> {
+    let error = |error: std::io::Error| pgbatch::Error::config(format!("cannot listen on {at}: {error}"));
+    let listener = tokio::net::TcpListener::bind(at).await.map_err(error)?;
+    let address = listener.local_addr().map_err(error)?;
+    Ok((listener, address))
 }
 
 async fn shutdown_signal() {

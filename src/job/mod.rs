@@ -19,7 +19,7 @@ use crate::db::catalog::PgType;
 pub use mode::{Cover, Mode};
 pub use problems::{closest, did_you_mean};
 pub use source::{
-    DEFAULT_CHUNK_ROWS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_ROW_GROUP_BYTES, FormatKind, SourceOptions,
+    CHUNK_BYTES, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_ROW_GROUP_BYTES, FormatKind, SourceOptions,
 };
 pub use spec::Spec;
 pub use time::{Zone, days_since_epoch, parse_offset};

@@ -60,6 +60,9 @@ pub struct SourceOptions {
     pub drop_when_empty: Vec<String>,
     pub dump_table: Option<String>,
     pub chunk_rows: usize,
+    /// A chunk also ends once it holds this many bytes of input (text sources) or of
+    /// decoded column data (Parquet), so wide rows cannot multiply into gigabytes.
+    pub chunk_bytes: usize,
     /// A CSV record longer than this fails the batch, naming its line.
     pub max_record_bytes: usize,
     /// A Parquet row group with more column data to read than this fails the batch.
@@ -68,6 +71,9 @@ pub struct SourceOptions {
 
 /// The memory a load may spend on one record or one row group, unless the job says more.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 << 20;
+
+/// The input one chunk holds at most, whatever its row count: 8 MiB.
+pub const CHUNK_BYTES: usize = 8 << 20;
 pub const DEFAULT_MAX_ROW_GROUP_BYTES: u64 = 128 << 20;
 
 /// Default rows per chunk: large enough to amortise per-chunk work, small enough that the
@@ -147,6 +153,7 @@ pub(super) fn resolve_source(raw: &RawJob, problems: &mut Problems) -> SourceOpt
         drop_when_empty: s.drop_when_empty.clone().unwrap_or_default(),
         dump_table: s.dump_table.clone(),
         chunk_rows: chunk_rows.max(1),
+        chunk_bytes: CHUNK_BYTES,
         max_record_bytes: s.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
         max_row_group_bytes: s.max_row_group_bytes.unwrap_or(DEFAULT_MAX_ROW_GROUP_BYTES),
     }

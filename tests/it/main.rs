@@ -39,6 +39,9 @@ mod submit;
 /// A database whose packets stop coming (a failover that never resets the connection).
 mod vanish;
 
+/// Dates and timestamps at PostgreSQL's own limits.
+mod ranges;
+
 /// One column-matching rule for every format; no column left NULL without the job saying so.
 mod mapping;
 

@@ -51,11 +51,56 @@ fn check_text(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: &str) ->
     Ok(())
 }
 
+/// PostgreSQL's own range for dates and timestamps (the server's `datatype/timestamp.h`:
+/// from Julian day 0, 4714-11-24 BC, to before 5874898-01-01 for dates and before
+/// 294277-01-01 for timestamps), in days and microseconds since 1970-01-01 as Arrow holds
+/// them. Outside it the server refuses a value, and the binary encoding's shift to its
+/// 2000 epoch could wrap; the upper timestamp bound is beyond what an `i64` of
+/// microseconds since 1970 can hold.
+const FIRST_DATE: i64 = -2_440_588;
+const END_DATE: i64 = 2_147_483_494 - 2_440_588;
+const FIRST_TIMESTAMP: i64 = -211_813_488_000_000_000 + 946_684_800_000_000;
+
+/// Dates and timestamps within PostgreSQL's range.
+fn check_range(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: &str) -> Result<()> {
+    let outside: Box<dyn Fn(usize) -> bool + '_> = match array.data_type() {
+        DataType::Date32 => {
+            let days = array.as_primitive::<arrow_array::types::Date32Type>();
+            Box::new(move |row| !(FIRST_DATE..END_DATE).contains(&i64::from(days.value(row))))
+        }
+        DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, _) => {
+            let micros = array.as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+            Box::new(move |row| micros.value(row) < FIRST_TIMESTAMP)
+        }
+        _ => return Ok(()),
+    };
+    let Some(row) = (0..array.len()).find(|&row| array.is_valid(row) && outside(row)) else {
+        return Ok(());
+    };
+    let shown = display(array.as_ref(), row);
+    let (first, end) = match target.ty {
+        PgType::Date => ("4714-11-24 BC", "5874898-01-01"),
+        _ => ("4714-11-24 00:00 BC (UTC)", "294277-01-01"),
+    };
+    Err(row_error(
+        file,
+        at,
+        row,
+        target,
+        Some(&shown),
+        format!(
+            "{shown} is outside PostgreSQL's range for {} (from {first} to before {end})",
+            target.ty.name()
+        ),
+    ))
+}
+
 /// Length, JSON, range and pattern checks on converted values.
 pub(super) fn check(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: &str) -> Result<()> {
     if target.ty.is_textual() {
         check_text(array, target, at, file)?;
     }
+    check_range(array, target, at, file)?;
     if target.checks.min.is_none() && target.checks.max.is_none() {
         return Ok(());
     }

@@ -182,7 +182,7 @@ impl Conformer {
             let array = match input {
                 Input::Field(i) => Some(convert(chunk.batch.column(*i), target, &at, &self.file)?),
                 Input::Template(parts) => {
-                    let strings = template(parts, &chunk.batch, rows)?;
+                    let strings = template(parts, &chunk.batch, rows, target, &at, &self.file)?;
                     Some(parse_strings(&strings, target, &at, &self.file)?)
                 }
                 Input::Constant(value) => Some(repeat(value, rows)?),
@@ -261,14 +261,21 @@ fn repeat(value: &ArrayRef, rows: usize) -> Result<ArrayRef> {
     arrow_select::take::take(value.as_ref(), &indices, None).map_err(internal)
 }
 
-fn template(parts: &[Part], batch: &RecordBatch, rows: usize) -> Result<StringArray> {
+fn template(
+    parts: &[Part],
+    batch: &RecordBatch,
+    rows: usize,
+    target: &LoadColumn,
+    at: &report::At<'_>,
+    file: &str,
+) -> Result<StringArray> {
     let fields: Vec<Cow<'_, StringArray>> = parts
         .iter()
         .filter_map(|p| match p {
             Part::Field(i) => Some(*i),
             Part::Literal(_) => None,
         })
-        .map(|i| as_strings(batch.column(i)))
+        .map(|i| as_strings(batch.column(i), target, at, file))
         .collect::<Result<_>>()?;
     let mut out = StringBuilder::with_capacity(rows, rows * 16);
     let mut text = String::new();
@@ -293,13 +300,33 @@ fn template(parts: &[Part], batch: &RecordBatch, rows: usize) -> Result<StringAr
     Ok(out.finish())
 }
 
-/// Any array as `Utf8` text (Arrow's display of each value).
-pub(super) fn as_strings(array: &ArrayRef) -> Result<Cow<'_, StringArray>> {
+/// Any array as `Utf8` text (Arrow's display of each value). A value Arrow cannot show
+/// (a date or time beyond what it can represent) is bad data at its row, for `target`.
+pub(super) fn as_strings<'a>(
+    array: &'a ArrayRef,
+    target: &LoadColumn,
+    at: &report::At<'_>,
+    file: &str,
+) -> Result<Cow<'a, StringArray>> {
     if array.data_type() == &DataType::Utf8 {
-        Ok(Cow::Borrowed(array.as_string::<i32>()))
-    } else {
-        let cast = arrow_cast::cast(array, &DataType::Utf8).map_err(internal)?;
-        Ok(Cow::Owned(cast.as_string::<i32>().clone()))
+        return Ok(Cow::Borrowed(array.as_string::<i32>()));
+    }
+    match arrow_cast::cast(array, &DataType::Utf8) {
+        Ok(cast) => Ok(Cow::Owned(cast.as_string::<i32>().clone())),
+        Err(error) => {
+            let row = (0..array.len())
+                .find(|&row| arrow_cast::cast(&array.slice(row, 1), &DataType::Utf8).is_err())
+                .unwrap_or(0);
+            let ty = array.data_type();
+            Err(report::row_error(
+                file,
+                at,
+                row,
+                target,
+                None,
+                format!("a {ty} value that cannot be read as a date or number ({error}); is it out of range?"),
+            ))
+        }
     }
 }
 

@@ -35,7 +35,7 @@ const DEFAULT_DATE_FORMAT: &str = "%Y-%m-%d";
 pub(super) fn convert(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: &str) -> Result<ArrayRef> {
     let converted = match array.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            let strings = as_strings(array)?;
+            let strings = as_strings(array, target, at, file)?;
             return parse_strings(&strings, target, at, file);
         }
         _ if target.ty == PgType::Numeric
@@ -44,7 +44,7 @@ pub(super) fn convert(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: 
         {
             // Typed values become text when the target is text, or when null markers
             // (sentinels such as -200) must be compared; numeric text is checked as numeric.
-            let strings = as_strings(array)?;
+            let strings = as_strings(array, target, at, file)?;
             return parse_strings(&strings, target, at, file);
         }
         _ => {

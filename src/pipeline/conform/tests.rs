@@ -155,3 +155,47 @@ fn dates_use_the_declared_format() {
         "f.csv: line 2, column \"c\": cannot parse \"2004-03-10\" as date (expected format \"%d/%m/%Y\")"
     );
 }
+
+#[test]
+fn dates_and_timestamps_outside_postgresql_range_are_bad_data_never_wrapped() {
+    use arrow_array::{Date32Array, TimestampMicrosecondArray};
+    let at = |row: usize| Some(Position::RowGroup { row_group: 0, row });
+    let typed = |ty: PgType| {
+        let mut t = target(ty);
+        t.parse.null.clear(); // null markers would compare the values as text
+        t
+    };
+    let dates: ArrayRef = Arc::new(Date32Array::from(vec![Some(0), None, Some(i32::MIN)]));
+    let error = convert(&dates, &typed(PgType::Date), &at, "f.parquet").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("f.parquet: row group 0, row 2, column \"c\": "),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .ends_with("is outside PostgreSQL's range for date (from 4714-11-24 BC to before 5874898-01-01)"),
+        "{error}"
+    );
+    assert_eq!(error.exit_code(), 65);
+    // Compared as text (null markers): a value Arrow cannot show is bad data at its row too.
+    let error = convert(&dates, &target(PgType::Date), &at, "f.parquet").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("f.parquet: row group 0, row 2, column \"c\": a Date32 value that cannot be read"),
+        "{error}"
+    );
+    assert_eq!(error.exit_code(), 65);
+    let micros: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![i64::MIN]).with_timezone("UTC"));
+    let error = convert(&micros, &typed(PgType::Timestamptz), &at, "f.parquet").unwrap_err();
+    assert!(
+        error.to_string().contains("outside PostgreSQL's range for timestamptz"),
+        "{error}"
+    );
+    // The latest an i64 of microseconds can say is within the range.
+    let latest: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![i64::MAX]).with_timezone("UTC"));
+    assert!(convert(&latest, &typed(PgType::Timestamptz), &at, "f.parquet").is_ok());
+}

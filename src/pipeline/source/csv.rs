@@ -82,6 +82,7 @@ pub struct Csv {
     kept: Kept,
     display: String,
     chunk_rows: usize,
+    chunk_bytes: usize,
     skip_blank: bool,
     max_record_bytes: usize,
     record: csv::ByteRecord,
@@ -115,6 +116,7 @@ impl Csv {
             kept: Kept::all(&[]),
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
+            chunk_bytes: options.chunk_bytes,
             skip_blank: options.skip_blank,
             max_record_bytes: options.max_record_bytes,
             record: csv::ByteRecord::new(),
@@ -245,10 +247,12 @@ impl Csv {
         let mut columns = TextColumns::new(&self.kept.names, self.chunk_rows);
         let mut lines = Vec::with_capacity(self.chunk_rows);
         let mut skipped = 0;
-        while lines.len() < self.chunk_rows {
+        let mut taken = 0;
+        while lines.len() < self.chunk_rows && taken < self.chunk_bytes {
             if !self.read_record()? {
                 break;
             }
+            taken += self.record.as_slice().len();
             let blank = self.skip_blank && self.record.iter().all(<[u8]>::is_empty);
             let dropped = !self.drop_when_empty.is_empty()
                 && self

@@ -23,6 +23,7 @@ pub struct Dump {
     kept: Kept,
     display: String,
     chunk_rows: usize,
+    chunk_bytes: usize,
     line: u64,
     buffer: Vec<u8>,
     done: bool,
@@ -38,6 +39,7 @@ impl Dump {
             kept: Kept::all(&[]),
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
+            chunk_bytes: options.chunk_bytes,
             line: 0,
             buffer: Vec::new(),
             done: false,
@@ -103,7 +105,8 @@ impl Dump {
         let mut columns = TextColumns::new(&self.kept.names, self.chunk_rows);
         let mut lines = Vec::with_capacity(self.chunk_rows);
         let mut field = Vec::new();
-        while lines.len() < self.chunk_rows {
+        let mut taken = 0;
+        while lines.len() < self.chunk_rows && taken < self.chunk_bytes {
             if !self.read_line()? {
                 return Err(self.error(
                     None,
@@ -114,6 +117,7 @@ impl Dump {
                 self.done = true;
                 break;
             }
+            taken += self.buffer.len();
             let count = self.buffer.split(|b| *b == b'\t').count();
             if count != width {
                 return Err(self.error(

@@ -9,6 +9,8 @@ pub mod dump;
 pub mod locate;
 pub mod parquet;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};

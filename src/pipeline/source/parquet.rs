@@ -23,6 +23,7 @@ pub struct Parquet {
     projected: Vec<String>,
     display: String,
     chunk_rows: usize,
+    chunk_bytes: usize,
     max_row_group_bytes: u64,
     /// The row groups read, in order (every one, or a shard's part).
     groups: Vec<usize>,
@@ -65,6 +66,7 @@ impl Parquet {
             fields,
             display: file.display.clone(),
             chunk_rows: options.chunk_rows,
+            chunk_bytes: options.chunk_bytes,
             max_row_group_bytes: options.max_row_group_bytes,
             row_group: groups.first().copied().unwrap_or(0),
             next_group: 0,
@@ -88,6 +90,16 @@ impl Parquet {
             problem,
         }
         .into()
+    }
+
+    /// Rows per chunk in a row group: `chunk_rows`, fewer when its rows are wide, so that a
+    /// chunk decodes to about `chunk_bytes` (from the group's uncompressed size, all columns:
+    /// a bound from above).
+    fn batch_rows(&self, group: &parquet::file::metadata::RowGroupMetaData) -> usize {
+        let rows = usize::try_from(group.num_rows()).unwrap_or(0).max(1);
+        let bytes = usize::try_from(group.total_byte_size()).unwrap_or(0);
+        let per_row = bytes.div_ceil(rows).max(1);
+        (self.chunk_bytes / per_row).clamp(1, self.chunk_rows)
     }
 
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {
@@ -121,7 +133,7 @@ impl Parquet {
                 let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata.clone())
                     .with_projection(self.projection.clone())
                     .with_row_groups(vec![self.row_group])
-                    .with_batch_size(self.chunk_rows)
+                    .with_batch_size(self.batch_rows(group))
                     .build()
                     .map_err(|error| self.error(format!("cannot read the row group: {error}")))?;
                 self.reader = Some(reader);

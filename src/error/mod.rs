@@ -213,6 +213,22 @@ impl From<RowError> for Error {
     }
 }
 
+/// Whether the driver raised `error` on this side of the connection: a parameter or column
+/// of a type it cannot convert, a column or count it did not expect. tokio-postgres shows
+/// no kind, only its message, whose start names it.
+fn client_side(error: &tokio_postgres::Error) -> bool {
+    let message = error.to_string();
+    [
+        "error serializing parameter",
+        "error deserializing column",
+        "invalid column",
+        "query returned an unexpected number of",
+    ]
+    .iter()
+    .any(|start| message.starts_with(start))
+        || message.starts_with("expected ") && message.contains(" parameters but got ")
+}
+
 impl Error {
     /// The kind of failure.
     pub fn kind(&self) -> &ErrorKind {
@@ -227,10 +243,15 @@ impl Error {
         .into()
     }
 
-    /// A database error, classified as unavailable when the connection is the problem.
+    /// A database error, classified as unavailable when the connection is the problem, and
+    /// as ours (internal, never retried) when the driver refused something on this side.
     pub fn db(context: impl Into<String>, source: tokio_postgres::Error) -> Self {
         let context = context.into();
-        if source.is_closed() || source.as_db_error().is_none() && source.code().is_none() {
+        let from_server = source.as_db_error().is_some() || source.code().is_some();
+        if !from_server && !source.is_closed() && client_side(&source) {
+            return ErrorKind::Internal(format!("{context}: {source}")).into();
+        }
+        if !from_server {
             // No SQLSTATE: the error came from the socket, not from the server.
             return ErrorKind::Unavailable { context, source }.into();
         }

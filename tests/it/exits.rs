@@ -356,3 +356,21 @@ fn a_scheduled_run_never_overlaps_itself() {
     assert_eq!(scheduled(), "loaded");
     assert_eq!(db.query("SELECT count(*) FROM kv"), "1");
 }
+
+/// A value the driver cannot convert (a parameter or a column of the wrong type) is a bug of
+/// ours, exit 70, never retried: it would fail the same way every time.
+#[tokio::test]
+async fn an_error_the_driver_raises_on_our_side_is_internal_never_retried() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let wrong_parameter = client.query("SELECT $1::int4", &[&"seven"]).await.unwrap_err();
+    let error = pgbatch::Error::db("binding", wrong_parameter);
+    assert_eq!(error.exit_code(), 70, "{error}");
+    assert!(error.to_string().contains("error serializing parameter 0"), "{error}");
+    let row = client.query_one("SELECT 'seven'::text", &[]).await.unwrap();
+    let wrong_column = row.try_get::<_, i32>(0).unwrap_err();
+    assert_eq!(pgbatch::Error::db("reading", wrong_column).exit_code(), 70);
+    // The server's own refusal keeps its SQLSTATE's class: 22P02 is bad data.
+    let refused = client.query("SELECT 'seven'::int4", &[]).await.unwrap_err();
+    assert_eq!(pgbatch::Error::db("casting", refused).exit_code(), 65);
+}

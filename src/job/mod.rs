@@ -22,6 +22,24 @@ pub use source::{
     CHUNK_BYTES, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_ROW_GROUP_BYTES, FormatKind, SourceOptions,
 };
 pub use spec::Spec;
+
+/// The job `table = "t"` over a table of one nullable `text` column `v`, for unit tests.
+#[cfg(test)]
+pub(crate) fn one_text_column_job() -> Job {
+    let catalog = [crate::db::catalog::Column {
+        name: "v".into(),
+        ty: Some(PgType::Text),
+        declared: "text".into(),
+        typmod: -1,
+        not_null: false,
+        generated: false,
+        has_default: false,
+    }];
+    Spec::parse("table = \"t\"".into(), std::path::Path::new("jobs/t.toml"))
+        .expect("a job spec")
+        .resolve(&catalog)
+        .expect("a job")
+}
 pub use time::{Zone, days_since_epoch, parse_offset};
 
 /// How text becomes a value of the target type.

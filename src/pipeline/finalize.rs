@@ -51,17 +51,11 @@ pub async fn finalize(client: &mut Client, spec: &Spec, batch_key: &str, options
         return Ok(already_loaded(done, earlier, started));
     }
     let records = shards::of(&tx, &job.name, batch_key).await?;
-    if let Some(problem) = problem(&tx, &records, &job_hash).await? {
-        roll_back(tx, "an incomplete finalize").await?;
-        return Err(problem.into_error(format!("finalizing batch key {batch_key:?} of job {}", job.name)));
-    }
-    let sources = match share::join(records.iter().flat_map(|r| r.sources.clone()).collect()) {
+    let sources = match sources(&tx, &records, &job_hash).await? {
         Ok(sources) => sources,
         Err(problem) => {
             roll_back(tx, "an incomplete finalize").await?;
-            let message = format!("{problem}: run every shard again");
-            return Err(Incomplete::Shards(message)
-                .into_error(format!("finalizing batch key {batch_key:?} of job {}", job.name)));
+            return Err(problem.into_error(format!("finalizing batch key {batch_key:?} of job {}", job.name)));
         }
     };
     let identities: Vec<String> = sources.iter().map(|s| s.identity.clone()).collect();
@@ -177,16 +171,21 @@ fn complete(records: &[ShardRecord], job_hash: &str) -> std::result::Result<(), 
     Ok(())
 }
 
-/// Why the recorded shards cannot be finalized, if they cannot.
-async fn problem(
+/// The batch's sources, one per file, from every shard's parts; or why the recorded shards
+/// cannot be finalized.
+async fn sources(
     tx: &tokio_postgres::Transaction<'_>,
     records: &[ShardRecord],
     job_hash: &str,
-) -> Result<Option<Incomplete>> {
-    match complete(records, job_hash) {
-        Err(problem) => Ok(Some(problem)),
-        Ok(()) => staging_intact(tx, records).await,
+) -> Result<std::result::Result<Vec<shards::ShardSource>, Incomplete>> {
+    if let Err(problem) = complete(records, job_hash) {
+        return Ok(Err(problem));
     }
+    if let Some(problem) = staging_intact(tx, records).await? {
+        return Ok(Err(problem));
+    }
+    Ok(share::join(records.iter().flat_map(|r| r.sources.clone()).collect())
+        .map_err(|problem| Incomplete::Shards(format!("{problem}: run every shard again"))))
 }
 
 /// Whether every staging table holds the rows its shard wrote (a table dropped by hand, or

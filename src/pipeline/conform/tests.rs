@@ -10,19 +10,7 @@ use report::display;
 
 #[test]
 fn a_value_too_large_to_encode_is_bad_data_at_its_row_and_column() {
-    let catalog = [crate::db::catalog::Column {
-        name: "v".into(),
-        ty: Some(PgType::Text),
-        declared: "text".into(),
-        typmod: -1,
-        not_null: false,
-        generated: false,
-        has_default: false,
-    }];
-    let job = crate::job::Spec::parse("table = \"t\"".into(), std::path::Path::new("jobs/t.toml"))
-        .unwrap()
-        .resolve(&catalog)
-        .unwrap();
+    let job = crate::job::one_text_column_job();
     let fields = vec!["V".to_owned()];
     let binding = Binding::new(&job, &fields).unwrap();
     let conformer = Conformer::try_new(&job, "f.csv", "f.csv", &binding).unwrap();

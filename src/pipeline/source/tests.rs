@@ -5,24 +5,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 
 use super::{Place, SourceFile, open};
-use crate::db::catalog::{Column, PgType};
-use crate::job::{CHUNK_BYTES, FormatKind, Job};
-
-fn job() -> Job {
-    let catalog = [Column {
-        name: "v".into(),
-        ty: Some(PgType::Text),
-        declared: "text".into(),
-        typmod: -1,
-        not_null: false,
-        generated: false,
-        has_default: false,
-    }];
-    crate::job::Spec::parse("table = \"t\"".into(), std::path::Path::new("jobs/t.toml"))
-        .unwrap()
-        .resolve(&catalog)
-        .unwrap()
-}
+use crate::job::{CHUNK_BYTES, FormatKind, one_text_column_job};
 
 fn file(path: &std::path::Path, format: FormatKind) -> SourceFile {
     SourceFile {
@@ -37,7 +20,7 @@ fn file(path: &std::path::Path, format: FormatKind) -> SourceFile {
 
 /// Every chunk's row count, to the end.
 fn chunk_rows(file: &SourceFile) -> Vec<usize> {
-    let mut source = open(file, &job().read).unwrap();
+    let mut source = open(file, &one_text_column_job().read).unwrap();
     let mut rows = Vec::new();
     while let Some(chunk) = source.next_chunk().unwrap() {
         rows.push(chunk.batch.num_rows());

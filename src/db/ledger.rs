@@ -28,6 +28,10 @@ pub struct SourceRecord {
     /// The object's ETag (S3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The object's full-object checksum other than a sha256 (S3), as
+    /// `algorithm:base64`, such as `crc64nvme:...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
     pub rows: u64,
 }
 

@@ -19,7 +19,8 @@ use crate::db::catalog::PgType;
 pub use mode::{Cover, Mode};
 pub use problems::{closest, did_you_mean};
 pub use source::{
-    CHUNK_BYTES, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_ROW_GROUP_BYTES, FormatKind, SourceOptions,
+    CHUNK_BYTES, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_ROW_GROUP_BYTES, FormatKind, KnownBy,
+    SourceOptions,
 };
 pub use spec::Spec;
 

@@ -72,6 +72,10 @@ pub struct RawSource {
     /// format (PostgreSQL text cannot hold one); unset, a NUL fails the batch, naming where
     /// it is.
     pub replace_nul: Option<String>,
+    /// What a remote object is known by between batches: `"object"` (its full-object
+    /// checksum, else its address, size and ETag) or `"content"` (the sha256 of its bytes,
+    /// read beside the load).
+    pub identity: Option<String>,
 }
 
 /// Which rows a `replace_covered` batch replaces.

@@ -41,6 +41,19 @@ impl FormatKind {
     }
 }
 
+/// What a remote source (S3 or HTTP) is known by, to find a batch loaded before. Local
+/// files and standard input are always known by the sha256 of their bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KnownBy {
+    /// The object as its store describes it: S3's full-object checksum where there is one,
+    /// else its address, size and ETag (an HTTP object without validators: its sha256).
+    #[default]
+    Object,
+    /// The sha256 of its bytes, read beside the load: a re-upload of the same bytes under a
+    /// new ETag is the same source.
+    Content,
+}
+
 /// How source files are read.
 #[derive(Debug, Clone)]
 pub struct SourceOptions {
@@ -67,6 +80,8 @@ pub struct SourceOptions {
     pub max_record_bytes: usize,
     /// A Parquet row group with more column data to read than this fails the batch.
     pub max_row_group_bytes: u64,
+    /// What remote sources are known by (`identity`).
+    pub identity: KnownBy,
 }
 
 /// The memory a load may spend on one record or one row group, unless the job says more.
@@ -128,6 +143,17 @@ pub(super) fn resolve_source(raw: &RawJob, problems: &mut Problems) -> SourceOpt
     if chunk_rows == 0 {
         problems.at(&["source", "chunk_rows"], "[source] chunk_rows must be at least 1");
     }
+    let identity = match s.identity.as_deref() {
+        None | Some("object") => KnownBy::Object,
+        Some("content") => KnownBy::Content,
+        Some(other) => {
+            problems.at(
+                &["source", "identity"],
+                format!("[source] identity {other:?} is unknown (expected \"object\" or \"content\")"),
+            );
+            KnownBy::Object
+        }
+    };
     SourceOptions {
         format,
         delimiter: single_byte(s.delimiter.as_ref(), "delimiter", b',', problems),
@@ -156,6 +182,7 @@ pub(super) fn resolve_source(raw: &RawJob, problems: &mut Problems) -> SourceOpt
         chunk_bytes: CHUNK_BYTES,
         max_record_bytes: s.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
         max_row_group_bytes: s.max_row_group_bytes.unwrap_or(DEFAULT_MAX_ROW_GROUP_BYTES),
+        identity,
     }
 }
 

@@ -103,3 +103,24 @@ fn a_toml_error_names_its_line_and_column() {
     assert!(text.starts_with("jobs/t.toml:3:1: unknown field `delimter`"), "{text}");
     assert_eq!(error.exit_code(), crate::error::exit::CONFIG);
 }
+
+#[test]
+fn identity_is_object_by_default_or_content_and_nothing_else() {
+    let catalog = [column("v", PgType::Text, false)];
+    let read = |toml: &str| spec(toml).resolve(&catalog).map(|job| job.read.identity);
+    assert_eq!(read("table = \"t\"").unwrap(), KnownBy::Object);
+    assert_eq!(
+        read("table = \"t\"\n[source]\nidentity = \"object\"").unwrap(),
+        KnownBy::Object
+    );
+    assert_eq!(
+        read("table = \"t\"\n[source]\nidentity = \"content\"").unwrap(),
+        KnownBy::Content
+    );
+    assert_eq!(
+        read("table = \"t\"\n[source]\nidentity = \"etag\"")
+            .unwrap_err()
+            .to_string(),
+        "jobs/t.toml:3:1: [source] identity \"etag\" is unknown (expected \"object\" or \"content\")"
+    );
+}

@@ -143,7 +143,7 @@ pub(crate) async fn load_files(
         ledger::same_sources(&tx, &job.name, &paths, &sizes).await?
     };
     let identity = if rerun {
-        let files = hash_contents_async(planned.files.clone()).await?;
+        let files = hash_contents_async(planned.files.clone(), job.read.identity).await?;
         let hash = content_hash(&job, &planned.job_hash, &files);
         if let Some((earlier, committed_at)) = ledger::find(&tx, &job.name, &hash).await? {
             roll_back(tx, "a batch loaded before").await?;
@@ -151,7 +151,10 @@ pub(crate) async fn load_files(
         }
         Identity::Known(hash, files)
     } else {
-        Identity::Hashing(tokio::spawn(hash_contents_async(planned.files.clone())))
+        Identity::Hashing(tokio::spawn(hash_contents_async(
+            planned.files.clone(),
+            job.read.identity,
+        )))
     };
     merge::stage(&tx, &job).await?;
     progress.start(planned.files.len(), planned.summary.bytes);

@@ -9,15 +9,16 @@ use super::source::{Place, SourceFile};
 use crate::db::ledger;
 use crate::error::{ErrorKind, Result, joined};
 use crate::hash::{sha256_file, to_hex};
-use crate::job::Job;
+use crate::job::{Job, KnownBy};
 
-/// The sha256 of every source that has no ETag to be known by: local files, standard
-/// input, and objects from an HTTP server without validators. In order, on one thread: it
-/// runs beside a load, and must not take rayon's threads from it.
-fn hash_contents(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
+/// The sha256 of every source not known otherwise: local files, standard input, objects
+/// from an HTTP server without validators, and (`by` content) every remote object whose
+/// store did not give its sha256. In order, on one thread: it runs beside a load, and must
+/// not take rayon's threads from it.
+fn hash_contents(mut files: Vec<SourceFile>, by: KnownBy) -> Result<Vec<SourceFile>> {
     for file in &mut files {
         fail::fail_point!("identity::hash");
-        if file.etag().is_some() {
+        if file.sha256.is_some() || (by == KnownBy::Object && file.etag().is_some()) {
             continue;
         }
         let read_error = |source| ErrorKind::Read {
@@ -26,6 +27,7 @@ fn hash_contents(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
         };
         let (sha256, bytes) = match &file.place {
             Place::Http(object) => crate::hash::sha256_reader(&mut object.reader(0)?).map_err(read_error)?,
+            Place::S3(object) => crate::hash::sha256_reader(&mut object.reader(0)?).map_err(read_error)?,
             place => sha256_file(place.local_path().unwrap_or(Path::new(""))).map_err(read_error)?,
         };
         // A server may not say how long an object is; a file must not change under the load.
@@ -46,8 +48,8 @@ fn hash_contents(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
 }
 
 /// [`hash_contents`] on a blocking thread.
-pub(crate) async fn hash_contents_async(files: Vec<SourceFile>) -> Result<Vec<SourceFile>> {
-    tokio::task::spawn_blocking(move || hash_contents(files))
+pub(crate) async fn hash_contents_async(files: Vec<SourceFile>, by: KnownBy) -> Result<Vec<SourceFile>> {
+    tokio::task::spawn_blocking(move || hash_contents(files, by))
         .await
         .map_err(joined)?
 }
@@ -89,11 +91,20 @@ pub(crate) fn content_hash_of(job: &str, job_hash: &str, identities: &[String]) 
     }
 }
 
-/// What the content hash takes from one source: its sha256, or for an object known by
-/// its ETag, its address, size and ETag.
+/// What the content hash takes from one source: its sha256; for an S3 object, its
+/// full-object checksum and size; for any other object known by its ETag, its address,
+/// size and ETag.
 pub(crate) fn source_identity(file: &SourceFile) -> String {
     match (&file.sha256, &file.place) {
         (Some(sha256), _) => sha256.clone(),
+        // The same bytes have the same full-object checksum, whatever the key or ETag.
+        (None, Place::S3(object)) if object.checksum.is_some() => {
+            format!(
+                "{} {}",
+                object.checksum.as_ref().map(ToString::to_string).unwrap_or_default(),
+                object.size
+            )
+        }
         // An object is itself at one ETag: the same key, size and ETag is the same content.
         (None, Place::S3(object)) => format!("{} {} {}", object.url(), object.size, object.etag),
         (None, Place::Http(object)) => {
@@ -113,6 +124,14 @@ pub(crate) fn source_record(file: &SourceFile, rows: u64) -> ledger::SourceRecor
         bytes: file.bytes,
         sha256: file.sha256.clone(),
         etag: file.etag().map(str::to_owned),
+        checksum: match &file.place {
+            Place::S3(object) => object
+                .checksum
+                .as_ref()
+                .filter(|c| c.sha256_hex().is_none())
+                .map(ToString::to_string),
+            _ => None,
+        },
         rows,
     }
 }

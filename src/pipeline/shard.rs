@@ -123,7 +123,7 @@ pub(crate) async fn load_shard(
     }
     let staging = shards::staging_table(&job.name, &shard.batch_key, shard.index);
     shards::create_staging(&tx, &staging, &job.table_ident).await?;
-    let hashing = tokio::spawn(hash_contents_async(mine.clone()));
+    let hashing = tokio::spawn(hash_contents_async(mine.clone(), job.read.identity));
     let bytes: u64 = mine.iter().map(|f| f.bytes).sum();
     progress.start(mine.len(), bytes);
     let statement = merge::copy_into(&crate::db::Ident::qualified(&staging), &job);

@@ -220,6 +220,7 @@ mod tests {
                 bytes: 10,
                 sha256: None,
                 etag: None,
+                checksum: None,
                 rows,
             },
         }

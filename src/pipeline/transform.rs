@@ -52,6 +52,7 @@ pub(crate) fn plan(spec: &Spec, started: Started) -> Result<PlannedSql> {
         bytes: statement.len() as u64,
         sha256: Some(hash),
         etag: None,
+        checksum: None,
         rows: 0,
     };
     Ok(PlannedSql {

@@ -33,8 +33,14 @@ mod schedule;
 /// Array-job shards, one finalize, gc.
 mod shards;
 
+/// moto's server, for AWS Batch and S3.
+mod moto;
+
 /// `pgbatch submit` against moto's AWS Batch.
 mod submit;
+
+/// What an S3 object is known by: full-object checksums, `identity = "content"`.
+mod identity;
 
 /// A database whose packets stop coming (a failover that never resets the connection).
 mod vanish;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::store::{HttpObject, S3Store, S3Url, StoreOptions, redact};
+use super::store::{Checksum, HttpObject, S3Store, S3Url, StoreOptions, redact};
 use super::{Place, SourceFile, open_text};
 use crate::error::{Error, ErrorKind, Result, joined};
 use crate::job::{FormatKind, Job};
@@ -284,8 +284,8 @@ fn read_manifest(file: &SourceFile) -> Result<String> {
     Ok(text)
 }
 /// Decides each source's format and size. Nothing is read here: remote objects are known
-/// by their ETag, and the rest are hashed (`pipeline::identity`) before or while the
-/// batch loads.
+/// by their checksum or ETag, and the rest are hashed (`pipeline::identity`) before or
+/// while the batch loads.
 pub fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
     places
         .into_par_iter()
@@ -313,12 +313,17 @@ pub fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
                         .len()
                 }
             };
+            // S3 keeps the sha256 of some objects: they need not be read to be known.
+            let sha256 = match &place {
+                Place::S3(object) => object.checksum.as_ref().and_then(Checksum::sha256_hex),
+                _ => None,
+            };
             Ok(SourceFile {
                 place,
                 display,
                 format,
                 bytes,
-                sha256: None,
+                sha256,
                 row_groups: None,
             })
         })

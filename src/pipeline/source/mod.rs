@@ -100,7 +100,8 @@ pub struct SourceFile {
     pub display: String,
     pub format: FormatKind,
     pub bytes: u64,
-    /// The content's sha256 (local files); S3 objects are known by their ETag instead.
+    /// The content's sha256: local files, S3 objects whose store keeps it, and remote
+    /// objects hashed by content; other remote objects are known by checksum or ETag.
     pub sha256: Option<String>,
     /// Only these row groups of a Parquet file, in this order: a shard's part of a file
     /// split across the shards of an array job. Every row group when `None`.

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use parquet::file::reader::{ChunkReader, Length};
 
 pub use http::{HttpObject, redact};
-pub use s3::{S3Object, S3Store, S3Url};
+pub use s3::{Checksum, S3Object, S3Store, S3Url};
 
 /// How long a store may take to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,11 +1,15 @@
-//! S3 (and S3-compatible) objects: listing, HEAD, streamed `GetObject` pinned to the ETag,
-//! and ranged reads, each with retries, backoff and timeouts.
+//! S3 (and S3-compatible) objects: listing, HEAD (with the object's full-object checksum),
+//! streamed `GetObject` pinned to the ETag, and ranged reads, each with retries, backoff and
+//! timeouts.
 
 use std::io::Read;
 use std::sync::Arc;
 
 use aws_sdk_s3::config::{StalledStreamProtectionConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::error::{ErrorKind, Result};
 
@@ -13,6 +17,9 @@ use super::{CONNECT_TIMEOUT, StoreOptions};
 
 /// Attempts per S3 call (the first and the retries), with the SDK's exponential backoff.
 const S3_ATTEMPTS: u32 = 5;
+
+/// HEAD requests in flight at once while a listing's checksums are read.
+const HEADS_IN_FLIGHT: usize = 16;
 
 /// An S3 location, parsed from `s3://bucket/key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,21 +104,38 @@ impl S3Store {
                         ..glob::MatchOptions::new()
                     },
                 ) {
-                    objects.push(S3Object {
+                    let listed = S3Object {
                         store: Arc::clone(self),
                         bucket: bucket.to_owned(),
                         key: key.to_owned(),
                         size: u64::try_from(object.size().unwrap_or(0)).unwrap_or(0),
                         etag: object.e_tag().unwrap_or("").to_owned(),
-                    });
+                        checksum: None,
+                    };
+                    let composite = object.checksum_type() == Some(&ChecksumType::Composite);
+                    objects.push((listed, !object.checksum_algorithm().is_empty() && !composite));
                 }
             }
         }
+        // A listing names an object's checksum algorithms but not the checksum: those
+        // objects are asked for it (a HEAD each, several at a time).
+        let mut objects: Vec<S3Object> = futures_util::stream::iter(objects)
+            .map(|(listed, has_checksum)| async move {
+                if has_checksum {
+                    self.head(&listed.bucket, &listed.key).await
+                } else {
+                    Ok(listed)
+                }
+            })
+            .buffered(HEADS_IN_FLIGHT)
+            .try_collect()
+            .await?;
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
     }
 
-    /// One object's size and ETag; input missing (66) when there is none.
+    /// One object's size, ETag and full-object checksum; input missing (66) when there is
+    /// none.
     pub async fn head(self: &Arc<Self>, bucket: &str, key: &str) -> Result<S3Object> {
         let url = format!("s3://{bucket}/{key}");
         let head = self
@@ -119,6 +143,7 @@ impl S3Store {
             .head_object()
             .bucket(bucket)
             .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await
             .map_err(|error| {
@@ -141,7 +166,61 @@ impl S3Store {
             key: key.to_owned(),
             size: u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0),
             etag: head.e_tag().unwrap_or("").to_owned(),
+            checksum: Checksum::of(&head),
         })
+    }
+}
+
+/// A checksum S3 keeps of a whole object's bytes (`x-amz-checksum-*` with the
+/// `FULL_OBJECT` type): the same bytes have it wherever and however they were uploaded,
+/// whatever their ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    /// `sha256`, `crc64nvme`, `crc32c`, `crc32` or `sha1`.
+    pub algorithm: &'static str,
+    /// As S3 gives it: base64.
+    pub value: String,
+}
+
+impl Checksum {
+    /// The strongest full-object checksum of a HEAD's answer. A composite checksum (a
+    /// multipart upload's checksum of its parts' checksums, written `...-N`) depends on
+    /// how the object was cut into parts, so it is none.
+    fn of(head: &HeadObjectOutput) -> Option<Checksum> {
+        if head.checksum_type() == Some(&ChecksumType::Composite) {
+            return None;
+        }
+        [
+            ("sha256", head.checksum_sha256()),
+            ("crc64nvme", head.checksum_crc64_nvme()),
+            ("crc32c", head.checksum_crc32_c()),
+            ("crc32", head.checksum_crc32()),
+            ("sha1", head.checksum_sha1()),
+        ]
+        .into_iter()
+        .find_map(|(algorithm, value)| {
+            let value = value.filter(|v| !v.is_empty() && !v.contains('-'))?;
+            Some(Checksum {
+                algorithm,
+                value: value.to_owned(),
+            })
+        })
+    }
+
+    /// The object's sha256 in hex, as a local file's is written, when this is a sha256.
+    pub fn sha256_hex(&self) -> Option<String> {
+        use base64::Engine as _;
+        if self.algorithm != "sha256" {
+            return None;
+        }
+        let digest = base64::engine::general_purpose::STANDARD.decode(&self.value).ok()?;
+        (digest.len() == 32).then(|| crate::hash::to_hex(&digest))
+    }
+}
+
+impl std::fmt::Display for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.algorithm, self.value)
     }
 }
 
@@ -166,6 +245,8 @@ pub struct S3Object {
     pub key: String,
     pub size: u64,
     pub etag: String,
+    /// The full-object checksum, when S3 keeps one: the object's identity.
+    pub checksum: Option<Checksum>,
 }
 
 impl S3Object {
@@ -248,5 +329,34 @@ mod tests {
         );
         assert_eq!(S3Url::parse("s3://"), None);
         assert_eq!(S3Url::parse("/data/x.csv"), None);
+    }
+
+    #[test]
+    fn only_a_full_object_checksum_is_an_identity() {
+        // sha256 of "abc" (FIPS 180-2's first example), as S3 writes it: base64.
+        let abc = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
+        let head = HeadObjectOutput::builder()
+            .checksum_sha256(abc)
+            .checksum_crc64_nvme("bcq9DQ+JcUE=")
+            .checksum_type(ChecksumType::FullObject)
+            .build();
+        let checksum = Checksum::of(&head).unwrap();
+        assert_eq!(checksum.to_string(), format!("sha256:{abc}"));
+        assert_eq!(
+            checksum.sha256_hex().unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let crc = HeadObjectOutput::builder().checksum_crc64_nvme("bcq9DQ+JcUE=").build();
+        assert_eq!(Checksum::of(&crc).unwrap().to_string(), "crc64nvme:bcq9DQ+JcUE=");
+        assert_eq!(Checksum::of(&crc).unwrap().sha256_hex(), None);
+        // A multipart upload's checksum of its parts' checksums is no identity.
+        let composite = HeadObjectOutput::builder()
+            .checksum_sha256("m5zMBR9xMyMbjhfYd8JdrKEwkdLKo1k0E+ODXsxnW6c=-2")
+            .checksum_type(ChecksumType::Composite)
+            .build();
+        assert_eq!(Checksum::of(&composite), None);
+        let suffixed = HeadObjectOutput::builder().checksum_crc32("AAAAAA==-3").build();
+        assert_eq!(Checksum::of(&suffixed), None);
+        assert_eq!(Checksum::of(&HeadObjectOutput::builder().build()), None);
     }
 }

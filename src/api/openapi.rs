@@ -12,16 +12,25 @@ pub fn document(api: &Api) -> Json {
     for served in &api.routes {
         paths.insert(served.route.path.clone(), route_entry(served));
     }
-    for (path, summary, content_type) in [
-        ("/healthz", "The server is up.", "text/plain; charset=utf-8"),
-        ("/readyz", "The database is reachable.", "text/plain; charset=utf-8"),
-        ("/metrics", "Prometheus metrics.", super::metrics::CONTENT_TYPE),
+    let text = ["text/plain; charset=utf-8"].as_slice();
+    for (path, summary, content_types) in [
+        ("/healthz", "The server is up.", text),
+        ("/readyz", "The database is reachable.", text),
+        (
+            "/metrics",
+            "Prometheus metrics: OpenMetrics when the request accepts it, else the text format 0.0.4.",
+            [super::metrics::TEXT, super::metrics::OPENMETRICS].as_slice(),
+        ),
     ] {
         if path == "/metrics" && api.options.separate_metrics {
             continue;
         }
+        let content: serde_json::Map<String, Json> = content_types
+            .iter()
+            .map(|t| ((*t).to_owned(), json!({ "schema": { "type": "string" } })))
+            .collect();
         let mut responses = json!({
-            "200": { "description": "OK", "content": { content_type: { "schema": { "type": "string" } } } },
+            "200": { "description": "OK", "content": content },
             "414": { "$ref": "#/components/responses/Problem" },
         });
         if path == "/readyz" {

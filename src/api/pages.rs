@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -42,9 +42,20 @@ pub(super) async fn ready(State(api): State<Arc<Api>>) -> Response {
     }
 }
 
-pub(super) async fn render_metrics(State(api): State<Arc<Api>>) -> Response {
-    let text = api.metrics.render(&api.pool.status());
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
+/// `/metrics`, in `OpenMetrics` to a scraper that accepts it, else in the text format.
+pub(super) async fn render_metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let text = api.metrics.render(&api.pool.status(), openmetrics);
+    let content_type = if openmetrics {
+        metrics::OPENMETRICS
+    } else {
+        metrics::TEXT
+    };
+    ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
 /// A query string longer than the API takes: 414, before any route runs.

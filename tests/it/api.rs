@@ -555,7 +555,28 @@ async fn batches_health_metrics_index_and_openapi() {
     assert_eq!(get(&router, "/readyz", &[]).await.body, "ready\n");
     get(&router, RATES_EXAMPLE, &[]).await;
     get(&router, "/rates?date_from=x", &[]).await;
-    let metrics = get(&router, "/metrics", &[]).await.body;
+    // Prometheus asks for OpenMetrics; anyone else (curl, promtool) gets the text format.
+    let scraped = get(
+        &router,
+        "/metrics",
+        &[(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )],
+    )
+    .await;
+    assert_eq!(
+        scraped.headers["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(scraped.body.ends_with("# EOF\n"), "{}", scraped.body);
+    let plain = get(&router, "/metrics", &[]).await;
+    assert_eq!(
+        plain.headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let metrics = plain.body;
+    crate::figures::promtool_check_metrics(&metrics).unwrap_or_else(|e| panic!("promtool: {e}\n{metrics}"));
     for line in [
         "pgbatch_http_requests_total{route=\"/rates\",status=\"200\"} 1",
         "pgbatch_http_requests_total{route=\"/rates\",status=\"400\"} 1",

@@ -272,7 +272,7 @@ fn metrics_can_be_served_on_a_listener_of_their_own() {
     let private = http_get(metrics, "/metrics");
     assert!(private.starts_with("HTTP/1.0 200 OK"), "{private}");
     assert!(
-        private.contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        private.contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
         "{private}"
     );
     // The same API's counters: the request to /batches on the other listener is there.

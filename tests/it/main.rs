@@ -33,6 +33,9 @@ mod schedule;
 /// Array-job shards, one finalize, gc.
 mod shards;
 
+/// Each batch's figures: CloudWatch EMF and a Prometheus textfile.
+mod figures;
+
 /// moto's server, for AWS Batch and S3.
 mod moto;
 

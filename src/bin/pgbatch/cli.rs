@@ -72,8 +72,23 @@ pub struct Cli {
         value_name = "SECONDS"
     )]
     pub idle_timeout: u64,
+    /// Emit each batch's figures (status, rows, bytes, duration) as metrics on stdout:
+    /// emf, one CloudWatch Embedded Metric Format line (AWS Batch's logs become metrics).
+    #[arg(long, global = true, env = "PGBATCH_METRICS", value_name = "FORMAT")]
+    pub metrics: Option<MetricsFormat>,
+    /// Write each batch's figures to this Prometheus textfile-collector file (read by the
+    /// node exporter on a cron host), the job's last success kept across failures.
+    #[arg(long, global = true, env = "PGBATCH_METRICS_FILE", value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How `--metrics` emits a batch's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsFormat {
+    /// CloudWatch Embedded Metric Format: one JSON line on stdout.
+    Emf,
 }
 
 impl Cli {

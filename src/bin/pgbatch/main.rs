@@ -15,9 +15,10 @@ use pgbatch::db::{ConnectOptions, Session, ledger, migrate};
 use pgbatch::embedded;
 use pgbatch::error::exit;
 use pgbatch::job::Spec;
+use pgbatch::pipeline::figures::{Figures, emf, textfile::Textfile};
 use pgbatch::pipeline::{self, LoadOptions};
 
-use cli::{Cli, Command, ServeArgs};
+use cli::{Cli, Command, MetricsFormat, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -129,11 +130,8 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             serve,
         } => return demo(&cli.jobs_dir, migrations, *exit, serve, cli.json).await,
         Command::Finalize { job, batch_key, force } => {
-            let spec = Spec::find(job, &cli.jobs_dir)?;
             let options = cli.load_options(*force, false, false, None);
-            let summary = pipeline::finalize(&mut connect(&session).await?, &spec, batch_key, &options).await?;
-            print::summary(&summary, cli.json);
-            return Ok(());
+            return finalize(&cli, &session, job, batch_key, &options).await;
         }
         Command::Submit(args) => {
             let submitted = pgbatch::submit::submit(&args.job, &args.source, args.shards, &args.options()).await?;
@@ -162,10 +160,72 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             return Ok(());
         }
     };
-    let spec = Spec::find(job, &cli.jobs_dir)?;
-    let mut client = connect(&session).await?;
-    let summary = pipeline::load(&mut client, &spec, files, options, print::progress()).await?;
-    print::summary(&summary, cli.json);
+    let spec = Spec::find(job, &cli.jobs_dir);
+    batch(
+        &cli,
+        &job_name(job, &spec),
+        Box::pin(async {
+            let spec = spec?;
+            let mut client = connect(&session).await?;
+            pipeline::load(&mut client, &spec, files, options, print::progress()).await
+        }),
+    )
+    .await
+}
+
+/// `pgbatch finalize`: the shards of one array job made one batch.
+async fn finalize(
+    cli: &Cli,
+    session: &Session,
+    job: &str,
+    batch_key: &str,
+    options: &LoadOptions,
+) -> pgbatch::Result<()> {
+    let spec = Spec::find(job, &cli.jobs_dir);
+    batch(
+        cli,
+        &job_name(job, &spec),
+        Box::pin(async { pipeline::finalize(&mut connect(session).await?, &spec?, batch_key, options).await }),
+    )
+    .await
+}
+
+/// The job as its spec names it, or (no spec found) as the command line does.
+fn job_name(job: &str, spec: &pgbatch::Result<Spec>) -> String {
+    match spec {
+        Ok(spec) => spec.name.clone(),
+        Err(_) => Path::new(job)
+            .file_stem()
+            .map_or(job.to_owned(), |stem| stem.to_string_lossy().into_owned()),
+    }
+}
+
+/// Runs one batch, prints its summary, and emits its figures as `--metrics` and
+/// `--metrics-file` ask, whatever its outcome. A metrics file that cannot be written is a
+/// warning: the batch's own outcome stands.
+async fn batch(
+    cli: &Cli,
+    job: &str,
+    run: impl Future<Output = pgbatch::Result<pipeline::Summary>>,
+) -> pgbatch::Result<()> {
+    let textfile = cli.metrics_file.as_deref().map(Textfile::open).transpose()?;
+    let started = std::time::Instant::now();
+    let outcome = run.await;
+    let ended = std::time::SystemTime::now();
+    let figures = match &outcome {
+        Ok(summary) => Figures::of(summary, ended),
+        Err(error) => {
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            Figures::of_failure(job, error, ms, ended)
+        }
+    };
+    if cli.metrics == Some(MetricsFormat::Emf) {
+        println!("{}", emf::line(&figures));
+    }
+    if let Some(Err(error)) = textfile.map(|file| file.write(&figures)) {
+        eprintln!("pgbatch: warning: {error}");
+    }
+    print::summary(&outcome?, cli.json);
     Ok(())
 }
 

@@ -577,6 +577,12 @@ async fn batches_health_metrics_index_and_openapi() {
     );
     let metrics = plain.body;
     crate::figures::promtool_check_metrics(&metrics).unwrap_or_else(|e| panic!("promtool: {e}\n{metrics}"));
+    // The alerts and the dashboard ask for no API metric /metrics lacks.
+    let wanted = crate::figures::monitored_names("pgbatch_http_");
+    assert!(wanted.len() >= 4, "{wanted:?}");
+    for name in wanted {
+        assert!(metrics.contains(&format!("\n{name}")), "{name} is not in\n{metrics}");
+    }
     for line in [
         "pgbatch_http_requests_total{route=\"/rates\",status=\"200\"} 1",
         "pgbatch_http_requests_total{route=\"/rates\",status=\"400\"} 1",

@@ -9,7 +9,27 @@ use std::process::{Command, Stdio};
 
 use crate::cli::{code, pgbatch, stderr};
 use crate::mapping::file;
-use crate::pg::{TestDb, shared};
+use crate::pg::{TestDb, repo, shared};
+
+/// Every metric name (`pgbatch_...`) the alerts and the dashboard of deploy/monitoring use,
+/// those starting with `prefix`.
+pub(crate) fn monitored_names(prefix: &str) -> Vec<String> {
+    let names = regex::Regex::new(r"\bpgbatch_[a-z0-9_]+").unwrap();
+    let mut found: Vec<String> = ["alerts.yml", "grafana-dashboard.json"]
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(repo().join("deploy/monitoring").join(file)).unwrap();
+            names
+                .find_iter(&text)
+                .map(|m| m.as_str().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|name| name.starts_with(prefix))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
 
 /// `promtool check metrics` (Debian's `prometheus` package) on `text`: its complaints, or
 /// none.
@@ -170,6 +190,15 @@ fn the_metrics_file_keeps_the_last_success_across_a_failure_and_promtool_accepts
         "3",
         "the failed batch left nothing"
     );
+    // The alerts and the dashboard ask for no load metric the file lacks.
+    let wanted: Vec<String> = monitored_names("pgbatch_")
+        .into_iter()
+        .filter(|name| !name.starts_with("pgbatch_http_"))
+        .collect();
+    assert!(wanted.len() >= 6, "{wanted:?}");
+    for name in wanted {
+        assert!(second.contains(&format!("\n{name}{{")), "{name} is not in\n{second}");
+    }
 }
 
 #[test]

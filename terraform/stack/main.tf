@@ -1,5 +1,7 @@
-# One environment of pgbatch. dev, staging and prod have this same file; they differ only
-# by their terraform.tfvars (a test checks both).
+# pgbatch on AWS, the same for every environment: envs/dev, envs/staging and envs/prod
+# hold only their values (terraform.tfvars) and their state's place (backend.hcl):
+#   terraform -chdir=terraform/stack init -reconfigure -backend-config=../envs/prod/backend.hcl
+#   terraform -chdir=terraform/stack plan -var-file=../envs/prod/terraform.tfvars
 
 terraform {
   required_version = ">= 1.6"
@@ -9,8 +11,7 @@ terraform {
       version = "~> 5.80"
     }
   }
-  # Partial configuration: terraform init -backend-config=backend.hcl (bucket, key,
-  # region, dynamodb_table), kept beside the state, not here.
+  # Partial configuration: each environment's backend.hcl says where its state is.
   backend "s3" {}
 }
 
@@ -26,11 +27,11 @@ provider "aws" {
 
 locals {
   # The job definitions this repository ships: Terraform registers exactly these files.
-  job_definitions_dir = "${path.root}/../../../batch/job-definitions"
+  job_definitions_dir = "${path.root}/../../batch/job-definitions"
 }
 
 module "landing" {
-  source                   = "../../modules/landing"
+  source                   = "../modules/landing"
   environment              = var.environment
   bucket_prefix            = var.landing_bucket_prefix
   processed_retention_days = var.processed_retention_days
@@ -42,7 +43,7 @@ module "landing" {
 }
 
 module "network" {
-  source             = "../../modules/network"
+  source             = "../modules/network"
   environment        = var.environment
   cidr_block         = var.vpc_cidr
   availability_zones = var.availability_zones
@@ -50,7 +51,7 @@ module "network" {
 }
 
 module "database" {
-  source                = "../../modules/database"
+  source                = "../modules/database"
   environment           = var.environment
   engine_major_version  = var.database_engine_major_version
   engine_version        = var.database_engine_version
@@ -68,7 +69,7 @@ module "database" {
 }
 
 module "batch" {
-  source              = "../../modules/batch"
+  source              = "../modules/batch"
   environment         = var.environment
   job_definitions_dir = local.job_definitions_dir
   image               = var.image
@@ -85,7 +86,7 @@ module "batch" {
 }
 
 module "api" {
-  source               = "../../modules/api"
+  source               = "../modules/api"
   environment          = var.environment
   image                = var.image
   cpu                  = var.api_cpu
@@ -112,7 +113,7 @@ module "api" {
 }
 
 module "alarms" {
-  source                   = "../../modules/alarms"
+  source                   = "../modules/alarms"
   environment              = var.environment
   kms_key_arn              = module.landing.kms_key_arn
   alarm_emails             = var.alarm_emails

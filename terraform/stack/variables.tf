@@ -1,4 +1,4 @@
-# Every variable is set by each environment's terraform.tfvars: none has a default.
+# Every variable is set by each environment's terraform.tfvars (envs/*/): none has a default.
 
 variable "environment" {
   description = "dev, staging or prod."

@@ -86,30 +86,30 @@ module "batch" {
 }
 
 module "api" {
-  source               = "../modules/api"
-  environment          = var.environment
-  image                = var.image
-  cpu                  = var.api_cpu
-  memory               = var.api_memory
-  pool_size            = var.api_pool_size
-  min_tasks            = var.api_min_tasks
-  max_tasks            = var.api_max_tasks
-  requests_per_target  = var.api_requests_per_target
+  source              = "../modules/api"
+  environment         = var.environment
+  image               = var.image
+  cpu                 = var.api_cpu
+  memory              = var.api_memory
+  pool_size           = var.api_pool_size
+  min_tasks           = var.api_min_tasks
+  max_tasks           = var.api_max_tasks
+  requests_per_target = var.api_requests_per_target
 
   requests_per_client_per_5_minutes = var.api_requests_per_client_per_5_minutes
-  certificate_arn      = var.api_certificate_arn
-  client_cidr          = var.api_client_cidr
-  deletion_protection  = var.deletion_protection
-  access_log_bucket    = var.access_log_bucket
-  vpc_id               = module.network.vpc_id
-  private_subnet_ids   = module.network.private_subnet_ids
-  public_subnet_ids    = module.network.public_subnet_ids
-  security_group_id    = module.network.api_security_group_id
-  kms_key_arn          = module.landing.kms_key_arn
-  database_secret_arn  = module.database.secret_arn
-  database_reader_host = module.database.reader_endpoint
-  database_name        = module.database.database_name
-  database_root_cert   = var.database_root_cert
+  certificate_arn                   = var.api_certificate_arn
+  client_cidr                       = var.api_client_cidr
+  deletion_protection               = var.deletion_protection
+  access_log_bucket                 = var.access_log_bucket
+  vpc_id                            = module.network.vpc_id
+  private_subnet_ids                = module.network.private_subnet_ids
+  public_subnet_ids                 = module.network.public_subnet_ids
+  security_group_id                 = module.network.api_security_group_id
+  kms_key_arn                       = module.landing.kms_key_arn
+  database_secret_arn               = module.database.secret_arn
+  database_reader_host              = module.database.reader_endpoint
+  database_name                     = module.database.database_name
+  database_root_cert                = var.database_root_cert
 }
 
 module "alarms" {

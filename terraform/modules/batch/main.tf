@@ -72,10 +72,10 @@ resource "aws_batch_job_definition" "job" {
     dynamic "evaluate_on_exit" {
       for_each = each.value.retryStrategy.evaluateOnExit
       content {
-        action            = lower(evaluate_on_exit.value.action)
-        on_exit_code      = lookup(evaluate_on_exit.value, "onExitCode", null)
-        on_reason         = lookup(evaluate_on_exit.value, "onReason", null)
-        on_status_reason  = lookup(evaluate_on_exit.value, "onStatusReason", null)
+        action           = lower(evaluate_on_exit.value.action)
+        on_exit_code     = lookup(evaluate_on_exit.value, "onExitCode", null)
+        on_reason        = lookup(evaluate_on_exit.value, "onReason", null)
+        on_status_reason = lookup(evaluate_on_exit.value, "onStatusReason", null)
       }
     }
   }

@@ -2,6 +2,7 @@
 //! library, print what it returns ([`print`]), and turn errors into the exit codes of
 //! `pgbatch exit-codes`. Nothing else.
 
+mod args;
 mod cli;
 mod print;
 

@@ -190,6 +190,20 @@ fn the_metrics_file_keeps_the_last_success_across_a_failure_and_promtool_accepts
         "3",
         "the failed batch left nothing"
     );
+    // A validation loads nothing: the file is left as it was.
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &[
+            "--metrics-file",
+            &metrics.display().to_string(),
+            "validate",
+            &spec,
+            &good,
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&metrics).unwrap(), second);
     // The alerts and the dashboard ask for no load metric the file lacks.
     let wanted: Vec<String> = monitored_names("pgbatch_")
         .into_iter()

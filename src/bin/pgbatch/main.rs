@@ -162,9 +162,12 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
         }
     };
     let spec = Spec::find(job, &cli.jobs_dir);
+    // A validation loads nothing: it is no run for monitoring (no last success).
+    let figures = !options.dry_run;
     batch(
         &cli,
         &job_name(job, &spec),
+        figures,
         Box::pin(async {
             let spec = spec?;
             let mut client = connect(&session).await?;
@@ -186,6 +189,7 @@ async fn finalize(
     batch(
         cli,
         &job_name(job, &spec),
+        true,
         Box::pin(async { pipeline::finalize(&mut connect(session).await?, &spec?, batch_key, options).await }),
     )
     .await
@@ -201,14 +205,19 @@ fn job_name(job: &str, spec: &pgbatch::Result<Spec>) -> String {
     }
 }
 
-/// Runs one batch, prints its summary, and emits its figures as `--metrics` and
-/// `--metrics-file` ask, whatever its outcome. A metrics file that cannot be written is a
-/// warning: the batch's own outcome stands.
+/// Runs one batch, prints its summary, and (with `figures`) emits its figures as
+/// `--metrics` and `--metrics-file` ask, whatever its outcome. A metrics file that cannot
+/// be written is a warning: the batch's own outcome stands.
 async fn batch(
     cli: &Cli,
     job: &str,
+    figures: bool,
     run: impl Future<Output = pgbatch::Result<pipeline::Summary>>,
 ) -> pgbatch::Result<()> {
+    if !figures {
+        print::summary(&run.await?, cli.json);
+        return Ok(());
+    }
     let textfile = cli.metrics_file.as_deref().map(Textfile::open).transpose()?;
     let started = std::time::Instant::now();
     let outcome = run.await;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::source::{Place, SourceFile};
+use super::source::{Place, SourceFile, open_bytes};
 use crate::db::ledger;
 use crate::error::{ErrorKind, Result, joined};
 use crate::hash::{sha256_file, to_hex};
@@ -26,8 +26,7 @@ fn hash_contents(mut files: Vec<SourceFile>, by: KnownBy) -> Result<Vec<SourceFi
             source,
         };
         let (sha256, bytes) = match &file.place {
-            Place::Http(object) => crate::hash::sha256_reader(&mut object.reader(0)?).map_err(read_error)?,
-            Place::S3(object) => crate::hash::sha256_reader(&mut object.reader(0)?).map_err(read_error)?,
+            Place::Http(_) | Place::S3(_) => crate::hash::sha256_reader(&mut open_bytes(file)?).map_err(read_error)?,
             place => sha256_file(place.local_path().unwrap_or(Path::new(""))).map_err(read_error)?,
         };
         // A server may not say how long an object is; a file must not change under the load.
@@ -97,16 +96,12 @@ pub(crate) fn content_hash_of(job: &str, job_hash: &str, identities: &[String]) 
 pub(crate) fn source_identity(file: &SourceFile) -> String {
     match (&file.sha256, &file.place) {
         (Some(sha256), _) => sha256.clone(),
-        // The same bytes have the same full-object checksum, whatever the key or ETag.
-        (None, Place::S3(object)) if object.checksum.is_some() => {
-            format!(
-                "{} {}",
-                object.checksum.as_ref().map(ToString::to_string).unwrap_or_default(),
-                object.size
-            )
-        }
-        // An object is itself at one ETag: the same key, size and ETag is the same content.
-        (None, Place::S3(object)) => format!("{} {} {}", object.url(), object.size, object.etag),
+        (None, Place::S3(object)) => match &object.checksum {
+            // The same bytes have the same full-object checksum, whatever the key or ETag.
+            Some(checksum) => format!("{checksum} {}", object.size),
+            // An object is itself at one ETag: the same key, size and ETag is the same content.
+            None => format!("{} {} {}", object.url(), object.size, object.etag),
+        },
         (None, Place::Http(object)) => {
             let tag = object.etag.as_deref().unwrap_or("");
             // The shown URL: a presigned URL signed anew is the same object.

@@ -155,12 +155,7 @@ fn load(moto: &Moto, db: &TestDb, dir: &Path, job: &str, source: &str) -> (Strin
         &["--json", "--s3-endpoint", &moto.url, "load", job, source],
         &AWS_ENV,
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: serde_json::Value = stdout
-        .lines()
-        .rfind(|l| l.starts_with('{'))
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no summary: {}", String::from_utf8_lossy(&out.stderr)));
+    let summary = crate::s3::summary(&out);
     assert_eq!(out.status.code(), Some(0), "{summary}");
     (
         summary["status"].as_str().unwrap().to_owned(),

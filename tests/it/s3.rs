@@ -121,7 +121,7 @@ fn pgbatch(db: &TestDb, endpoint: &str, args: &[&str]) -> Output {
     command.output().unwrap()
 }
 
-fn summary(out: &Output) -> serde_json::Value {
+pub(crate) fn summary(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().rfind(|l| l.starts_with('{')).unwrap_or_else(|| {
         panic!(

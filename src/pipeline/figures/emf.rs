@@ -9,26 +9,29 @@ use super::Figures;
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "pgbatch";
 
-/// Each metric's name and unit, in the order of the line.
-const METRICS: [(&str, &str); 11] = [
-    ("Batches", "Count"),
-    ("FailedBatches", "Count"),
-    ("RowsRead", "Count"),
-    ("RowsLoaded", "Count"),
-    ("RowsSkipped", "Count"),
-    ("RowsDeleted", "Count"),
-    ("RowsRejected", "Count"),
-    ("Bytes", "Bytes"),
-    ("Duration", "Milliseconds"),
-    ("RowsPerSecond", "Count/Second"),
-    ("ExitCode", "None"),
-];
+/// Each metric of a run: its name, its unit and its value.
+fn metrics(figures: &Figures) -> [(&'static str, &'static str, Value); 11] {
+    [
+        ("Batches", "Count", json!(1)),
+        ("FailedBatches", "Count", json!(u8::from(!figures.ok))),
+        ("RowsRead", "Count", json!(figures.rows_read)),
+        ("RowsLoaded", "Count", json!(figures.rows_loaded)),
+        ("RowsSkipped", "Count", json!(figures.rows_skipped)),
+        ("RowsDeleted", "Count", json!(figures.rows_deleted)),
+        ("RowsRejected", "Count", json!(figures.rows_rejected)),
+        ("Bytes", "Bytes", json!(figures.bytes)),
+        ("Duration", "Milliseconds", json!(figures.duration_ms)),
+        ("RowsPerSecond", "Count/Second", json!(figures.rows_per_second())),
+        ("ExitCode", "None", json!(figures.exit_code)),
+    ]
+}
 
 /// The EMF line (one JSON object, no newline) of a run's figures.
 pub fn line(figures: &Figures) -> String {
-    let definitions: Vec<Value> = METRICS
+    let metrics = metrics(figures);
+    let definitions: Vec<Value> = metrics
         .iter()
-        .map(|(name, unit)| json!({ "Name": name, "Unit": unit }))
+        .map(|(name, unit, _)| json!({ "Name": name, "Unit": unit }))
         .collect();
     let mut root = Map::new();
     root.insert(
@@ -50,21 +53,8 @@ pub fn line(figures: &Figures) -> String {
     if let Some(error) = &figures.error {
         root.insert("error".into(), json!(error));
     }
-    let values = [
-        json!(1),
-        json!(u8::from(!figures.ok)),
-        json!(figures.rows_read),
-        json!(figures.rows_loaded),
-        json!(figures.rows_skipped),
-        json!(figures.rows_deleted),
-        json!(figures.rows_rejected),
-        json!(figures.bytes),
-        json!(figures.duration_ms),
-        json!(figures.rows_per_second()),
-        json!(figures.exit_code),
-    ];
-    for ((name, _), value) in METRICS.iter().zip(values) {
-        root.insert((*name).into(), value);
+    for (name, _, value) in metrics {
+        root.insert(name.into(), value);
     }
     Value::Object(root).to_string()
 }

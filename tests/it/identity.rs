@@ -87,7 +87,7 @@ async fn put_multipart(s3: &aws_sdk_s3::Client, key: &str, bytes: &[u8], checksu
     let completed = CompletedPart::builder()
         .part_number(1)
         .set_e_tag(part.e_tag().map(str::to_owned))
-        .set_checksum_crc32(part.checksum_crc32().map(str::to_owned))
+        .set_checksum_crc64_nvme(part.checksum_crc64_nvme().map(str::to_owned))
         .build();
     let completion = s3
         .complete_multipart_upload()
@@ -106,7 +106,7 @@ async fn put_multipart(s3: &aws_sdk_s3::Client, key: &str, bytes: &[u8], checksu
     }
 }
 
-/// The object's ETag and CRC32, as the server gives them.
+/// The object's ETag and CRC64NVME, as the server gives them.
 async fn head(s3: &aws_sdk_s3::Client, key: &str) -> (String, Option<String>) {
     let head = s3
         .head_object()
@@ -118,7 +118,7 @@ async fn head(s3: &aws_sdk_s3::Client, key: &str) -> (String, Option<String>) {
         .unwrap();
     (
         head.e_tag().unwrap().to_owned(),
-        head.checksum_crc32().map(str::to_owned),
+        head.checksum_crc64_nvme().map(str::to_owned),
     )
 }
 
@@ -178,7 +178,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
     })
 }
 
-/// A full-object CRC32 (listed, then asked for by HEAD) is the object's identity: the same
+/// A full-object CRC64NVME (listed, then asked for by HEAD) is the object's identity: the same
 /// bytes re-uploaded under a new ETag are the batch loaded before. A full-object sha256 is
 /// the same identity as a local file's: the file with those bytes is loaded already.
 #[tokio::test]
@@ -190,19 +190,19 @@ async fn a_full_object_checksum_knows_the_same_bytes_under_a_new_etag() {
     let job = job(&db, dir.path(), "readings", None);
     let bytes = readings(1000);
 
-    put(&s3, "day/readings.csv", &bytes, Some(ChecksumAlgorithm::Crc32)).await;
-    let (etag, crc32) = head(&s3, "day/readings.csv").await;
-    let crc32 = crc32.expect("the server keeps the CRC32");
+    put(&s3, "day/readings.csv", &bytes, Some(ChecksumAlgorithm::Crc64Nvme)).await;
+    let (etag, crc) = head(&s3, "day/readings.csv").await;
+    let crc = crc.expect("the server keeps the CRC64NVME");
     let glob = "s3://landing/day/*.csv";
     assert_eq!(load(&moto, &db, dir.path(), &job, glob), ("loaded".into(), 1000));
     let source = last_source(&db, "readings");
-    assert_eq!(source["checksum"], format!("crc32:{crc32}"), "{source}");
+    assert_eq!(source["checksum"], format!("crc64nvme:{crc}"), "{source}");
     assert_eq!(source["etag"], etag);
 
-    put_multipart(&s3, "day/readings.csv", &bytes, Some(ChecksumAlgorithm::Crc32)).await;
-    let (new_etag, same_crc32) = head(&s3, "day/readings.csv").await;
+    put_multipart(&s3, "day/readings.csv", &bytes, Some(ChecksumAlgorithm::Crc64Nvme)).await;
+    let (new_etag, same_crc) = head(&s3, "day/readings.csv").await;
     assert_ne!(new_etag, etag, "a multipart upload has an ETag of its own");
-    assert_eq!(same_crc32.as_deref(), Some(crc32.as_str()));
+    assert_eq!(same_crc.as_deref(), Some(crc.as_str()));
     assert_eq!(load(&moto, &db, dir.path(), &job, glob).0, "already_loaded");
 
     // Other bytes, with a sha256 the server keeps: named by key (a HEAD), a new batch, its
@@ -234,8 +234,8 @@ async fn identity_content_knows_a_re_upload_of_the_same_bytes() {
     let by_content = job(&db, dir.path(), "by_content", Some("content"));
     let bytes = readings(1500);
     put(&s3, "day/readings.csv", &bytes, None).await;
-    let (etag, crc32) = head(&s3, "day/readings.csv").await;
-    assert_eq!(crc32, None, "no checksum kept");
+    let (etag, crc) = head(&s3, "day/readings.csv").await;
+    assert_eq!(crc, None, "no checksum kept");
     let key = "s3://landing/day/readings.csv";
     for job in [&by_etag, &by_content] {
         assert_eq!(load(&moto, &db, dir.path(), job, key), ("loaded".into(), 1500));

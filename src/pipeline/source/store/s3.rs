@@ -176,16 +176,19 @@ impl S3Store {
 /// whatever their ETag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checksum {
-    /// `sha256`, `crc64nvme`, `crc32c`, `crc32` or `sha1`.
+    /// `sha256` or `crc64nvme`.
     pub algorithm: &'static str,
     /// As S3 gives it: base64.
     pub value: String,
 }
 
 impl Checksum {
-    /// The strongest full-object checksum of a HEAD's answer. A composite checksum (a
+    /// The full-object sha256 or CRC64NVME of a HEAD's answer. A composite checksum (a
     /// multipart upload's checksum of its parts' checksums, written `...-N`) depends on
-    /// how the object was cut into parts, so it is none.
+    /// how the object was cut into parts, so it is none. A CRC32 or CRC32C is none either:
+    /// 32 bits is too few to tell every batch of a job apart (two different files of one
+    /// size would match once in some 4 billion pairs, and the second would be skipped as
+    /// loaded); SHA-1 is not offered by S3 as a default and is left out with them.
     fn of(head: &HeadObjectOutput) -> Option<Checksum> {
         if head.checksum_type() == Some(&ChecksumType::Composite) {
             return None;
@@ -193,9 +196,6 @@ impl Checksum {
         [
             ("sha256", head.checksum_sha256()),
             ("crc64nvme", head.checksum_crc64_nvme()),
-            ("crc32c", head.checksum_crc32_c()),
-            ("crc32", head.checksum_crc32()),
-            ("sha1", head.checksum_sha1()),
         ]
         .into_iter()
         .find_map(|(algorithm, value)| {
@@ -355,8 +355,17 @@ mod tests {
             .checksum_type(ChecksumType::Composite)
             .build();
         assert_eq!(Checksum::of(&composite), None);
-        let suffixed = HeadObjectOutput::builder().checksum_crc32("AAAAAA==-3").build();
+        let suffixed = HeadObjectOutput::builder()
+            .checksum_crc64_nvme("AAAAAAAAAAA=-3")
+            .build();
         assert_eq!(Checksum::of(&suffixed), None);
+        // 32 bits cannot keep a job's batches apart.
+        let crc32 = HeadObjectOutput::builder()
+            .checksum_crc32("uBiSZA==")
+            .checksum_crc32_c("yZRlqg==")
+            .checksum_type(ChecksumType::FullObject)
+            .build();
+        assert_eq!(Checksum::of(&crc32), None);
         assert_eq!(Checksum::of(&HeadObjectOutput::builder().build()), None);
     }
 }

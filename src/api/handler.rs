@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -40,18 +40,31 @@ pub(super) enum Head {
 
 pub(super) type BodyChunk = std::result::Result<Bytes, std::io::Error>;
 
+/// The parameters a request gives in its path (none for a route without `{name}` segments).
+pub(super) type PathParams = std::result::Result<Path<Vec<(String, String)>>, PathRejection>;
+
+/// The parameters a request gives in its query string.
+pub(super) type QueryParams = std::result::Result<Query<Vec<(String, String)>>, QueryRejection>;
+
 pub(super) async fn handle(
     api: Arc<Api>,
     i: usize,
-    query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
+    path: Option<PathParams>,
+    query: QueryParams,
     headers: &HeaderMap,
 ) -> Response {
     let served = &api.routes[i];
+    let bad = |text: String| Problem::new(StatusCode::BAD_REQUEST, text).into_response();
     let pairs = match query {
         Ok(Query(pairs)) => pairs,
-        Err(rejection) => return Problem::new(StatusCode::BAD_REQUEST, rejection.body_text()).into_response(),
+        Err(rejection) => return bad(rejection.body_text()),
     };
-    let (values, format) = match parameters(&served.route, &pairs, headers) {
+    let path = match path {
+        None => Vec::new(),
+        Some(Ok(Path(path))) => path,
+        Some(Err(rejection)) => return bad(rejection.body_text()),
+    };
+    let (values, format) = match parameters(&served.route, &path, &pairs, headers) {
         Ok(parsed) => parsed,
         Err(problem) => return problem.into_response(),
     };
@@ -301,13 +314,13 @@ pub(super) async fn stream(
     writer.start(&names, &mut out);
     let mut next = first;
     let mut count: u64 = 0;
+    let max_rows = served.route.max_rows.unwrap_or(api.options.max_rows);
     while let Some(row) = next {
         count += 1;
-        if count > api.options.max_rows {
-            tracing::warn!(route = %served.route.path, max_rows = api.options.max_rows, "A response was cut off at the row limit.");
+        if count > max_rows {
+            tracing::warn!(route = %served.route.path, max_rows, "A response was cut off at the row limit.");
             return fail(std::io::Error::other(format!(
-                "more than {} rows; narrow the request",
-                api.options.max_rows
+                "more than {max_rows} rows; narrow the request"
             )))
             .await;
         }

@@ -38,7 +38,8 @@ pub struct ApiOptions {
     /// Every query is cancelled after this long (`statement_timeout`).
     pub statement_timeout: Duration,
     /// A response may hold at most this many rows; a larger result is cut off with an
-    /// error (a broken response, never a silently short one). Paged routes stay below it.
+    /// error (a broken response, never a silently short one). Paged routes stay below it;
+    /// a route may set its own (`-- max_rows:`).
     pub max_rows: u64,
     /// Database connections at most; see [`default_pool_size`].
     pub pool_size: usize,

@@ -57,19 +57,27 @@ pub fn document(api: &Api) -> Json {
 /// A route's entry: its parameters, its rows' schema, every status it answers.
 fn route_entry(served: &super::Served) -> Json {
     let route = &served.route;
-    let examples = example_values(route.example.as_deref());
+    let examples = example_values(&route.path, route.example.as_deref());
     let mut parameters: Vec<Json> = route
         .params
         .iter()
-        .map(|p| {
-            let mut parameter = parameter(p);
+        .enumerate()
+        .map(|(i, p)| {
+            let mut parameter = parameter(p, route.path_params.contains(&i));
             if let Some((_, value)) = examples.iter().find(|(name, _)| *name == p.name) {
                 parameter["example"] = value.as_str().into();
             }
             parameter
         })
         .collect();
-    parameters.push(json!({ "$ref": "#/components/parameters/format" }));
+    parameters.push(match &route.format {
+        Some(format) => {
+            let mut own = components()["parameters"]["format"].clone();
+            own["schema"]["default"] = format.as_str().into();
+            own
+        }
+        None => json!({ "$ref": "#/components/parameters/format" }),
+    });
     let properties: serde_json::Map<String, Json> = served
         .columns
         .iter()
@@ -106,28 +114,40 @@ fn route_entry(served: &super::Served) -> Json {
 }
 
 /// The parameters of a route's example request (`-- example: /rates?date_from=...`), so
-/// that a client tool trying the document reaches real rows.
-fn example_values(example: Option<&str>) -> Vec<(String, String)> {
-    let Some((_, query)) = example.and_then(|e| e.split_once('?')) else {
+/// that a client tool trying the document reaches real rows: the path's `{name}` segments
+/// read from the example's path, then the query string.
+fn example_values(path: &str, example: Option<&str>) -> Vec<(String, String)> {
+    let Some(example) = example else {
         return Vec::new();
     };
+    let (example_path, query) = example.split_once('?').unwrap_or((example, ""));
     let decode = |text: &str| {
         percent_encoding::percent_decode_str(&text.replace('+', " "))
             .decode_utf8_lossy()
             .into_owned()
     };
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(name, value)| (decode(name), decode(value)))
+    let in_path = path
+        .split('/')
+        .zip(example_path.split('/'))
+        .filter_map(|(segment, value)| {
+            let name = segment.strip_prefix('{')?.strip_suffix('}')?;
+            Some((name.to_owned(), decode(value)))
+        });
+    in_path
+        .chain(
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(name, value)| (decode(name), decode(value))),
+        )
         .collect()
 }
 
-/// One route parameter.
-fn parameter(p: &Param) -> Json {
+/// One route parameter, in the path or the query string.
+fn parameter(p: &Param, in_path: bool) -> Json {
     let mut schema = match p.kind {
-        Kind::Text => json!({ "type": "string" }),
-        Kind::Int => json!({ "type": "integer" }),
+        Kind::Text | Kind::TextList => json!({ "type": "string" }),
+        Kind::Int | Kind::IntList => json!({ "type": "integer" }),
         Kind::Date => json!({ "type": "string", "format": "date" }),
         Kind::Timestamptz => json!({ "type": "string", "format": "date-time" }),
     };
@@ -151,13 +171,20 @@ fn parameter(p: &Param) -> Json {
             _ => default.as_str().into(),
         };
     }
-    json!({
+    let mut parameter = json!({
         "name": p.name,
-        "in": "query",
+        "in": if in_path { "path" } else { "query" },
         "required": p.required,
         "description": p.description,
-        "schema": schema,
-    })
+    });
+    if matches!(p.kind, Kind::TextList | Kind::IntList) {
+        // A comma-separated list: `name=a,b,c`.
+        parameter["style"] = "form".into();
+        parameter["explode"] = false.into();
+        schema = json!({ "type": "array", "items": schema, "minItems": 1, "maxItems": super::route::MAX_ITEMS });
+    }
+    parameter["schema"] = schema;
+    parameter
 }
 
 /// The parameters, headers, responses and schemas the routes share.

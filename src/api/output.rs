@@ -37,21 +37,18 @@ impl Format {
         Format::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    /// The format an `Accept` header asks for: the first listed media type we make, JSON
+    /// The format an `Accept` header asks for: the first listed media type we make, none
     /// when none is (or there is no header).
-    pub fn from_accept(accept: &str) -> Self {
-        accept
-            .split(',')
-            .find_map(|part| {
-                let media = part.split(';').next().unwrap_or("").trim();
-                match media {
-                    "text/csv" => Some(Format::Csv),
-                    "application/x-ndjson" | "application/jsonl" => Some(Format::Ndjson),
-                    "application/json" => Some(Format::Json),
-                    _ => None,
-                }
-            })
-            .unwrap_or(Format::Json)
+    pub fn from_accept(accept: &str) -> Option<Self> {
+        accept.split(',').find_map(|part| {
+            let media = part.split(';').next().unwrap_or("").trim();
+            match media {
+                "text/csv" => Some(Format::Csv),
+                "application/x-ndjson" | "application/jsonl" => Some(Format::Ndjson),
+                "application/json" => Some(Format::Json),
+                _ => None,
+            }
+        })
     }
 }
 
@@ -235,10 +232,10 @@ mod tests {
 
     #[test]
     fn accept_picks_the_first_format_we_make() {
-        assert_eq!(Format::from_accept("text/html, text/csv;q=0.9"), Format::Csv);
-        assert_eq!(Format::from_accept("application/x-ndjson"), Format::Ndjson);
-        assert_eq!(Format::from_accept("*/*"), Format::Json);
-        assert_eq!(Format::from_accept(""), Format::Json);
+        assert_eq!(Format::from_accept("text/html, text/csv;q=0.9"), Some(Format::Csv));
+        assert_eq!(Format::from_accept("application/x-ndjson"), Some(Format::Ndjson));
+        assert_eq!(Format::from_accept("*/*"), None);
+        assert_eq!(Format::from_accept(""), None);
     }
 
     #[test]

@@ -26,6 +26,20 @@ impl ToSql for Value {
             },
             Value::Date(d) => d.to_sql(ty, out),
             Value::Timestamptz(t) => t.to_sql(ty, out),
+            Value::TextList(items) => items.to_sql(ty, out),
+            Value::IntList(items) => match *ty {
+                Type::INT2_ARRAY => items
+                    .iter()
+                    .map(|&n| i16::try_from(n))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .to_sql(ty, out),
+                Type::INT4_ARRAY => items
+                    .iter()
+                    .map(|&n| i32::try_from(n))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .to_sql(ty, out),
+                _ => items.to_sql(ty, out),
+            },
         }
     }
 
@@ -37,9 +51,11 @@ impl ToSql for Value {
     to_sql_checked!();
 }
 
-/// Checks the request's parameters against the route's: every problem is reported at once.
+/// Checks the request's parameters, from the path (`path`) and the query string (`pairs`),
+/// against the route's: every problem is reported at once.
 pub(super) fn parameters(
     route: &Route,
+    path: &[(String, String)],
     pairs: &[(String, String)],
     headers: &HeaderMap,
 ) -> std::result::Result<(Vec<Value>, Format), Problem> {
@@ -47,6 +63,8 @@ pub(super) fn parameters(
     for (i, (name, _)) in pairs.iter().enumerate() {
         if pairs[..i].iter().any(|(n, _)| n == name) {
             invalid.push((name.clone(), "is given more than once".to_owned()));
+        } else if path.iter().any(|(n, _)| n == name) {
+            invalid.push((name.clone(), format!("is part of the path, {}", route.path)));
         } else if name != route::FORMAT_PARAM && !route.params.iter().any(|p| &p.name == name) {
             let known: Vec<&str> = route.params.iter().map(|p| p.name.as_str()).collect();
             invalid.push((
@@ -59,7 +77,12 @@ pub(super) fn parameters(
             ));
         }
     }
-    let given = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let given = |name: &str| {
+        path.iter()
+            .chain(pairs)
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     let format = match given(route::FORMAT_PARAM) {
         Some(name) => Format::from_name(name).unwrap_or_else(|| {
             invalid.push((
@@ -68,13 +91,21 @@ pub(super) fn parameters(
             ));
             Format::Json
         }),
-        None => Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("")),
+        None => Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or(""))
+            .or_else(|| route.format.as_deref().and_then(Format::from_name))
+            .unwrap_or(Format::Json),
     };
     let mut values = Vec::with_capacity(route.params.len());
     for param in &route.params {
         match param.value(given(&param.name)) {
             Ok(value) => values.push(value),
             Err(reason) => invalid.push((param.name.clone(), reason)),
+        }
+    }
+    for group in &route.one_of {
+        if group.iter().all(|&p| values.get(p).is_some_and(|v| *v == Value::Null)) {
+            let names: Vec<&str> = group.iter().map(|&p| route.params[p].name.as_str()).collect();
+            invalid.push((names.join(", "), "give at least one of these".to_owned()));
         }
     }
     if values.len() == route.params.len() {

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -22,7 +21,7 @@ use super::route::{self, Kind, Route};
 use crate::db::ConnectOptions;
 use crate::error::{Error, ErrorKind, Result};
 
-use super::handler::handle;
+use super::handler::{PathParams, QueryParams, handle};
 use super::pages::{index, limit_query, openapi_document, overloaded, ready, render_metrics, track};
 use super::problem::Problem;
 use super::{Api, ApiOptions, Served, metrics, pool_error};
@@ -97,14 +96,20 @@ impl Api {
         let api = Arc::new(self);
         let mut router = Router::new();
         for (i, served) in api.routes.iter().enumerate() {
-            router = router.route(
-                &served.route.path,
+            let method = if served.route.path_params.is_empty() {
                 get(
-                    move |State(api): State<Arc<Api>>,
-                          query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
-                          headers: HeaderMap| async move { handle(api, i, query, &headers).await },
-                ),
-            );
+                    move |State(api): State<Arc<Api>>, query: QueryParams, headers: HeaderMap| async move {
+                        handle(api, i, None, query, &headers).await
+                    },
+                )
+            } else {
+                get(
+                    move |State(api): State<Arc<Api>>, path: PathParams, query: QueryParams, headers: HeaderMap| async move {
+                        handle(api, i, Some(path), query, &headers).await
+                    },
+                )
+            };
+            router = router.route(&served.route.path, method);
         }
         // The routes' requests in flight are bounded; one more is answered 503 at once
         // (never queued), while health checks and metrics are always answered.
@@ -173,12 +178,7 @@ pub(super) async fn check(
                 param.name,
                 param.kind,
                 route.params.iter().position(|p| p.name == param.name).unwrap_or(0) + 1,
-                match param.kind {
-                    Kind::Text => "text",
-                    Kind::Int => "int8",
-                    Kind::Date => "date",
-                    Kind::Timestamptz => "timestamptz",
-                }
+                param.kind.sql()
             ));
         }
     }
@@ -235,5 +235,13 @@ pub(super) fn binds(kind: Kind, ty: &Type) -> bool {
         Kind::Int => [Type::INT2, Type::INT4, Type::INT8].contains(ty),
         Kind::Date => *ty == Type::DATE,
         Kind::Timestamptz => *ty == Type::TIMESTAMPTZ,
+        Kind::TextList => [
+            Type::TEXT_ARRAY,
+            Type::VARCHAR_ARRAY,
+            Type::BPCHAR_ARRAY,
+            Type::NAME_ARRAY,
+        ]
+        .contains(ty),
+        Kind::IntList => [Type::INT2_ARRAY, Type::INT4_ARRAY, Type::INT8_ARRAY].contains(ty),
     }
 }

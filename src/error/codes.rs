@@ -54,7 +54,7 @@ pub const EXIT_CODES: [ExitCode; 8] = [
     code(
         exit::TEMP_FAIL,
         "temp_fail",
-        "a temporary failure: deadlock, serialization, lock or statement timeout, resources",
+        "a temporary failure: deadlock, serialization, lock or statement timeout, resources, shards not all recorded",
         true,
     ),
     code(

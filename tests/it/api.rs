@@ -16,13 +16,13 @@ use crate::pg::{TestDb, repo, shared};
 
 const RATES_EXAMPLE: &str = "/rates?date_from=2016-01-01&date_to=2016-01-10&origin=CNSGH&destination=north_europe_main";
 
-async fn api(db: &TestDb, options: ApiOptions) -> Api {
+pub(crate) async fn api(db: &TestDb, options: ApiOptions) -> Api {
     Api::new(&db.options(), options)
         .await
         .unwrap_or_else(|error| panic!("the API starts: {error}"))
 }
 
-fn options() -> ApiOptions {
+pub(crate) fn options() -> ApiOptions {
     ApiOptions {
         queries: repo().join("sql/queries"),
         ..ApiOptions::default()
@@ -66,17 +66,17 @@ fn rates_from_prices(db: &TestDb, places: &str) -> Vec<String> {
 }
 
 /// Loads one file of ../shared/data with a job of `jobs/`.
-async fn load_shared(db: &TestDb, job: &str, file: &str) {
+pub(crate) async fn load_shared(db: &TestDb, job: &str, file: &str) {
     load(db, job, &[shared(file)]).await.unwrap();
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: String,
 }
 
-async fn get(router: &Router, uri: &str, headers: &[(&str, &str)]) -> Reply {
+pub(crate) async fn get(router: &Router, uri: &str, headers: &[(&str, &str)]) -> Reply {
     let mut request = Request::get(uri);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -96,7 +96,7 @@ async fn get(router: &Router, uri: &str, headers: &[(&str, &str)]) -> Reply {
     }
 }
 
-fn header<'a>(reply: &'a Reply, name: &str) -> &'a str {
+pub(crate) fn header<'a>(reply: &'a Reply, name: &str) -> &'a str {
     reply.headers.get(name).map_or("", |v| v.to_str().unwrap())
 }
 
@@ -396,7 +396,7 @@ async fn all_pages(router: &Router, first: &str) -> Vec<serde_json::Value> {
     }
 }
 
-fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

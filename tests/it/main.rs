@@ -36,6 +36,9 @@ mod shards;
 /// Each batch's figures: CloudWatch EMF and a Prometheus textfile.
 mod figures;
 
+/// The original services' routes (charts, messages, air quality), whole bodies.
+mod routes;
+
 /// moto's server, for AWS Batch and S3.
 mod moto;
 

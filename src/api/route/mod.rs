@@ -13,132 +13,26 @@
 //! SELECT ...
 //! ```
 //!
-//! Parameter types are `text`, `int`, `date` and `timestamptz`; flags are `required`,
-//! `default=V`, `min=N`, `max=N`, `max_length=N` and `pattern=REGEX`. An `exists:` line names
-//! a query (under the queries folder) that must return true for the given parameters, or
-//! the request is answered 404 naming them. `range:` bounds a span by two parameters
-//! ([`Range`]). `reads:` lists the tables whose last committed batch makes the route's
-//! `ETag` (`*`: any batch).
+//! Parameter types are `text`, `int`, `date`, `timestamptz`, and the comma-separated lists
+//! `text[]` and `int[]` (bound as `text[]` and `int8[]`); flags are `required`, `default=V`,
+//! `min=N`, `max=N`, `max_length=N` and `pattern=REGEX` (a list's items are checked each).
+//! A path segment `{name}` is a declared parameter taken from the path (required, not a
+//! list). An `exists:` line names a query (under the queries folder) that must return true
+//! for the given parameters, or the request is answered 404 naming them. `range:` bounds a span by two parameters ([`Range`]);
+//! `one_of: a b c` asks for at least one of them. `format:` is the output format when the
+//! request names none (JSON otherwise). `max_rows: N` (or `none`, for a route that streams
+//! a whole table) replaces the server's cap on the rows of one response. `reads:` lists the tables whose last committed
+//! batch makes the route's `ETag` (`*`: any batch).
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
-use regex::Regex;
-
 use crate::error::{Error, ErrorKind, Result};
+use param::parse_param;
+pub use param::{Kind, MAX_ITEMS, Param, Value};
 pub use range::Range;
 
+mod param;
 mod range;
-
-/// The type of a route parameter, as declared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Text,
-    Int,
-    Date,
-    Timestamptz,
-}
-
-impl Kind {
-    fn parse(word: &str) -> Option<Self> {
-        Some(match word {
-            "text" => Kind::Text,
-            "int" => Kind::Int,
-            "date" => Kind::Date,
-            "timestamptz" => Kind::Timestamptz,
-            _ => return None,
-        })
-    }
-
-    /// What a value of this kind looks like, for messages and the OpenAPI document.
-    pub fn expected(self) -> &'static str {
-        match self {
-            Kind::Text => "text",
-            Kind::Int => "an integer",
-            Kind::Date => "a date, YYYY-MM-DD",
-            Kind::Timestamptz => "a timestamp, RFC 3339 (2016-01-01T00:00:00Z) or YYYY-MM-DD (midnight UTC)",
-        }
-    }
-}
-
-/// A parameter value, parsed and checked, ready to bind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Text(String),
-    Int(i64),
-    Date(NaiveDate),
-    Timestamptz(DateTime<FixedOffset>),
-}
-
-/// One declared parameter.
-#[derive(Debug, Clone)]
-pub struct Param {
-    pub name: String,
-    pub kind: Kind,
-    pub required: bool,
-    pub default: Option<String>,
-    pub min: Option<i64>,
-    pub max: Option<i64>,
-    pub max_length: Option<usize>,
-    pub pattern: Option<Regex>,
-    pub description: String,
-}
-
-impl Param {
-    /// Parses and checks a value given in a request (`None`: not given). The error is the
-    /// reason, to be reported under the parameter's name.
-    pub fn value(&self, given: Option<&str>) -> std::result::Result<Value, String> {
-        let Some(text) = given.or(self.default.as_deref()) else {
-            return if self.required {
-                Err(format!("is required: {}", self.kind.expected()))
-            } else {
-                Ok(Value::Null)
-            };
-        };
-        match self.kind {
-            Kind::Text => {
-                if let Some(max) = self.max_length
-                    && text.chars().count() > max
-                {
-                    return Err(format!("must be at most {max} characters long"));
-                }
-                if let Some(pattern) = &self.pattern
-                    && !pattern.is_match(text)
-                {
-                    return Err(format!("{text:?} does not match the pattern {}", pattern.as_str()));
-                }
-                Ok(Value::Text(text.to_owned()))
-            }
-            Kind::Int => {
-                let n: i64 = text
-                    .parse()
-                    .map_err(|_| format!("{text:?} is not {}", self.kind.expected()))?;
-                if let Some(min) = self.min
-                    && n < min
-                {
-                    return Err(format!("{n} is less than the minimum, {min}"));
-                }
-                if let Some(max) = self.max
-                    && n > max
-                {
-                    return Err(format!("{n} is more than the maximum, {max}"));
-                }
-                Ok(Value::Int(n))
-            }
-            Kind::Date => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map(Value::Date)
-                .map_err(|_| format!("{text:?} is not {}", self.kind.expected())),
-            Kind::Timestamptz => DateTime::parse_from_rfc3339(text)
-                .or_else(|_| {
-                    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                        .map(|day| day.and_time(NaiveTime::MIN).and_utc().fixed_offset())
-                })
-                .map(Value::Timestamptz)
-                .map_err(|_| format!("{text:?} is not {}", self.kind.expected())),
-        }
-    }
-}
 
 /// Which batches make a route's `ETag`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +62,15 @@ pub struct Route {
     /// Spans bounded by two parameters (`-- range:`).
     pub ranges: Vec<Range>,
     pub example: Option<String>,
+    /// The parameters named by the path's `{name}` segments, by index, in path order.
+    pub path_params: Vec<usize>,
+    /// Groups of parameters of which a request must give at least one (`-- one_of:`).
+    pub one_of: Vec<Vec<usize>>,
+    /// The output format when the request names none (`-- format:`; JSON otherwise).
+    pub format: Option<String>,
+    /// The most rows one response holds (`-- max_rows: N`, or `none`: `u64::MAX`), when not
+    /// the server's [`ApiOptions::max_rows`](super::ApiOptions::max_rows).
+    pub max_rows: Option<u64>,
     pub sql: String,
 }
 
@@ -179,6 +82,27 @@ impl Route {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     }
+
+    /// The path with its `{name}` segments unnamed: two routes of one shape collide.
+    fn shape(&self) -> String {
+        self.path
+            .split('/')
+            .map(|segment| if segment.starts_with('{') { "{}" } else { segment })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// Whether `path` is a route path: `/` and segments, each literal or a whole `{name}`.
+fn is_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.contains(['?', '#', ' '])
+        && path.split('/').skip(1).all(|segment| match segment.strip_prefix('{') {
+            Some(rest) => rest
+                .strip_suffix('}')
+                .is_some_and(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')),
+            None => !segment.contains(['{', '}']),
+        })
 }
 
 /// Reads every `*.sql` directly in `dir` (sub-folders hold `exists:` queries), sorted by
@@ -203,7 +127,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Route>> {
         }
     }
     for (i, route) in routes.iter().enumerate() {
-        if routes[..i].iter().any(|r| r.path == route.path) {
+        if routes[..i].iter().any(|r| r.shape() == route.shape()) {
             problems.push(format!(
                 "{}: route {} is declared twice",
                 route.file.display(),
@@ -233,6 +157,10 @@ pub fn parse(dir: &Path, file: &Path, text: &str) -> std::result::Result<Route, 
         exists: Vec::new(),
         ranges: Vec::new(),
         example: None,
+        path_params: Vec::new(),
+        one_of: Vec::new(),
+        format: None,
+        max_rows: None,
         sql: text.to_owned(),
     };
     let mut later = Vec::new();
@@ -245,44 +173,14 @@ pub fn parse(dir: &Path, file: &Path, text: &str) -> std::result::Result<Route, 
             continue;
         };
         let rest = rest.trim();
-        match key {
-            "route" => {
-                if rest.starts_with('/') && !rest.contains(['?', '{', ' ']) {
-                    rest.clone_into(&mut route.path);
-                } else {
-                    problems.push(at(format!("route {rest:?} must be a path starting with /")));
-                }
-            }
-            "summary" => rest.clone_into(&mut route.summary),
-            "example" => route.example = Some(rest.to_owned()),
-            "reads" => {
-                route.reads = if rest == "*" {
-                    Reads::Any
-                } else {
-                    Reads::Tables(rest.split_whitespace().map(str::to_owned).collect())
-                };
-            }
-            "param" => match parse_param(rest) {
-                Ok(param) => route.params.push(param),
-                Err(problem) => problems.push(at(problem)),
-            },
-            "exists" | "range" => later.push((number, key, rest.to_owned())),
-            _ => {}
+        if ["exists", "range", "one_of"].contains(&key) {
+            later.push((number, key, rest.to_owned()));
+        } else if let Err(problem) = read_line(&mut route, key, rest) {
+            problems.push(at(problem));
         }
     }
-    // After the parameters, which they name.
-    let exists_lines = later
-        .iter()
-        .filter(|l| l.1 == "exists")
-        .map(|(n, _, t)| (*n, t.clone()))
-        .collect();
-    for (number, _, text) in later.iter().filter(|l| l.1 == "range") {
-        match Range::parse(text, &route.params) {
-            Ok(range) => route.ranges.push(range),
-            Err(problem) => problems.push(format!("{}: line {}: {problem}", file.display(), number + 1)),
-        }
-    }
-    read_exists(dir, file, &mut route, exists_lines, &mut problems);
+    read_later(dir, file, &mut route, &later, &mut problems);
+    read_path_params(file, &mut route, &mut problems);
     if route.path.is_empty() {
         problems.push(format!("{}: no `-- route: /path` line", file.display()));
     }
@@ -302,6 +200,59 @@ pub fn parse(dir: &Path, file: &Path, text: &str) -> std::result::Result<Route, 
         }
     }
     if problems.is_empty() { Ok(route) } else { Err(problems) }
+}
+
+/// One header line that names nothing declared after it (`exists:`, `range:` and `one_of:`
+/// come after the parameters); the error is the problem with it.
+fn read_line(route: &mut Route, key: &str, rest: &str) -> std::result::Result<(), String> {
+    match key {
+        "route" if is_path(rest) => rest.clone_into(&mut route.path),
+        "route" => {
+            return Err(format!(
+                "route {rest:?} must be a path starting with /, each segment a name or a whole {{parameter}}"
+            ));
+        }
+        "summary" => rest.clone_into(&mut route.summary),
+        "example" => route.example = Some(rest.to_owned()),
+        "format" if ["json", "ndjson", "csv"].contains(&rest) => route.format = Some(rest.to_owned()),
+        "format" => return Err(format!("format {rest:?} is not one of json, ndjson, csv")),
+        "max_rows" if rest == "none" => route.max_rows = Some(u64::MAX),
+        "max_rows" => {
+            let n = rest
+                .parse()
+                .map_err(|_| format!("max_rows {rest:?} is not a count or none"))?;
+            route.max_rows = Some(n);
+        }
+        "reads" if rest == "*" => route.reads = Reads::Any,
+        "reads" => route.reads = Reads::Tables(rest.split_whitespace().map(str::to_owned).collect()),
+        "param" => route.params.push(parse_param(rest)?),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The lines that name parameters, once every parameter is declared.
+fn read_later(dir: &Path, file: &Path, route: &mut Route, later: &[(usize, &str, String)], problems: &mut Vec<String>) {
+    let at = |number: usize, problem: String| format!("{}: line {}: {problem}", file.display(), number + 1);
+    for (number, _, text) in later.iter().filter(|l| l.1 == "range") {
+        match Range::parse(text, &route.params) {
+            Ok(range) => route.ranges.push(range),
+            Err(problem) => problems.push(at(*number, problem)),
+        }
+    }
+    let exists_lines = later
+        .iter()
+        .filter(|l| l.1 == "exists")
+        .map(|(n, _, t)| (*n, t.clone()))
+        .collect();
+    read_exists(dir, file, route, exists_lines, problems);
+    for (number, _, text) in later.iter().filter(|l| l.1 == "one_of") {
+        match names(text, &route.params) {
+            Ok(group) if group.len() >= 2 => route.one_of.push(group),
+            Ok(_) => problems.push(at(*number, "one_of: needs two or more parameters".into())),
+            Err(problem) => problems.push(at(*number, format!("one_of: {problem}"))),
+        }
+    }
 }
 
 /// The `exists:` lines of a route: each a query file (relative to `dir`) and the names of
@@ -333,65 +284,47 @@ fn read_exists(dir: &Path, file: &Path, route: &mut Route, lines: Vec<(usize, St
     }
 }
 
-/// The query parameter every route takes to choose its output format.
-pub const FORMAT_PARAM: &str = "format";
+/// Indexes of the declared parameters named in `text`, separated by white space.
+fn names(text: &str, params: &[Param]) -> std::result::Result<Vec<usize>, String> {
+    text.split_whitespace()
+        .map(|name| {
+            params
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(|| format!("{name:?} is not a declared parameter"))
+        })
+        .collect()
+}
 
-/// `NAME KIND [FLAG ...] [ | description]`
-fn parse_param(text: &str) -> std::result::Result<Param, String> {
-    let (spec, description) = text.split_once(" | ").unwrap_or((text, ""));
-    let mut words = spec.split_whitespace();
-    let (Some(name), Some(kind)) = (words.next(), words.next()) else {
-        return Err(format!("param: {text:?} needs a name and a type"));
-    };
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!("param: {name:?} is not a parameter name (letters, digits, _)"));
-    }
-    let kind = Kind::parse(kind)
-        .ok_or_else(|| format!("param {name}: type {kind:?} is not one of text, int, date, timestamptz"))?;
-    let mut param = Param {
-        name: name.to_owned(),
-        kind,
-        required: false,
-        default: None,
-        min: None,
-        max: None,
-        max_length: None,
-        pattern: None,
-        description: description.trim().to_owned(),
-    };
-    let number = |flag: &str, value: &str| -> std::result::Result<i64, String> {
-        value
-            .parse()
-            .map_err(|_| format!("param {name}: {flag}={value:?} is not an integer"))
-    };
-    for word in words {
-        let (flag, value) = word.split_once('=').unwrap_or((word, ""));
-        match flag {
-            "required" => param.required = true,
-            "default" => param.default = Some(value.to_owned()),
-            "min" => param.min = Some(number(flag, value)?),
-            "max" => param.max = Some(number(flag, value)?),
-            "max_length" => {
-                param.max_length = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("param {name}: max_length={value:?} is not a length"))?,
-                );
+/// The path's `{name}` segments: each a declared parameter, required, not a list.
+fn read_path_params(file: &Path, route: &mut Route, problems: &mut Vec<String>) {
+    let named: Vec<String> = route
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}').map(str::to_owned))
+        .collect();
+    for name in named {
+        match route.params.iter().position(|p| p.name == name) {
+            Some(i) if matches!(route.params[i].kind, Kind::TextList | Kind::IntList) => {
+                problems.push(format!("{}: path parameter {name:?} cannot be a list", file.display()));
             }
-            "pattern" => {
-                param.pattern =
-                    Some(Regex::new(value).map_err(|error| format!("param {name}: pattern {value:?}: {error}"))?);
+            Some(i) if route.path_params.contains(&i) => {
+                problems.push(format!("{}: path parameter {name:?} is named twice", file.display()));
             }
-            _ => return Err(format!("param {name}: unknown flag {word:?}")),
+            Some(i) => {
+                route.params[i].required = true;
+                route.path_params.push(i);
+            }
+            None => problems.push(format!(
+                "{}: the path names {{{name}}} but no `-- param: {name} ...` declares it",
+                file.display()
+            )),
         }
     }
-    if let Some(default) = &param.default {
-        param
-            .value(Some(default))
-            .map_err(|reason| format!("param {name}: default {reason}"))?;
-    }
-    Ok(param)
 }
+
+/// The query parameter every route takes to choose its output format.
+pub const FORMAT_PARAM: &str = "format";
 
 #[cfg(test)]
 mod tests;

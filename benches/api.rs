@@ -1,7 +1,9 @@
 //! `/rates` for a region-to-region month, side by side with `pgbench` running the same SQL,
 //! in one run on one private cluster loaded with the real xeneta dump.
 //!
-//! 1. `wrk` against `pgbatch serve` (HTTP on loopback, JSON out).
+//! 1. `wrk` against `pgbatch serve` (HTTP on loopback, JSON out), once with `--cache-mb 0`
+//!    (every request runs the route's query) and once as it runs by default (repeated
+//!    requests between two batches answered from its response cache).
 //! 2. `pgbench` with the route's own query file, prepared, same concurrency, straight to
 //!    PostgreSQL: the floor the API is measured against.
 //! 3. `wrk` again while `replace` batches of prices load back to back, each followed by the
@@ -154,11 +156,12 @@ fn pgbench(url: &str, work: &Path, sql: &str) -> Figures {
     }
 }
 
-/// `pgbatch serve` on a free port; its process and address.
-fn serve(repo: &Path, url: &str) -> (std::process::Child, String) {
+/// `pgbatch serve` on a free port, with `more` arguments; its process and address.
+fn serve(repo: &Path, url: &str, more: &[&str]) -> (std::process::Child, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_pgbatch"))
         .current_dir(repo)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(more)
         .env("DATABASE_URL", url)
         .env("PGBATCH_LOG", "warn")
         .stdout(Stdio::piped())
@@ -226,7 +229,9 @@ fn main() {
         pgbatch(&url, &["--jobs-dir", &jobs, "load", job, &dump]);
     }
     pgbatch(&url, &["--jobs-dir", &jobs, "run", "price_stats"]);
-    let (mut server, address) = serve(&repo, &url);
+    let (mut uncached_server, uncached_address) = serve(&repo, &url, &["--cache-mb", "0"]);
+    let (mut server, address) = serve(&repo, &url, &[]);
+    let uncached_target = format!("http://{uncached_address}{PATH}");
     let target = format!("http://{address}{PATH}");
     let check = Command::new("curl").args(["-sf", &target]).output();
     if let Ok(out) = check {
@@ -239,6 +244,7 @@ fn main() {
     }
 
     println!("/rates, region to region, one month; {CONNECTIONS} connections, {SECONDS} s each, one run:");
+    let uncached = wrk(&uncached_target);
     let api = wrk(&target);
     let sql = std::fs::read_to_string(repo.join("sql/queries/rates.sql")).unwrap();
     let floor = pgbench(&url, work.path(), &sql);
@@ -248,13 +254,21 @@ fn main() {
     println!("| client | requests/s | p50 ms | p99 ms |");
     println!("| --- | --- | --- | --- |");
     for (name, f) in [
-        ("pgbatch serve (HTTP, JSON)", &api),
+        ("pgbatch serve --cache-mb 0 (HTTP, JSON)", &uncached),
+        ("pgbatch serve (HTTP, JSON, cache hits)", &api),
         ("pgbench, the same SQL (prepared)", &floor),
         ("pgbatch serve during replace loads", &during),
     ] {
         println!("| {name} | {:.0} | {:.2} | {:.2} |", f.rate, f.p50, f.p99);
     }
-    println!("API / pgbench throughput: {:.2}x", api.rate / floor.rate);
+    println!(
+        "API without the cache / pgbench throughput: {:.2}x",
+        uncached.rate / floor.rate
+    );
+    println!(
+        "API with cache hits / pgbench throughput: {:.2}x",
+        api.rate / floor.rate
+    );
     println!(
         "p99 during {} replace loads of 56,689 prices (+ price_stats) / p99 idle: {:.2}x",
         loads,
@@ -264,7 +278,9 @@ fn main() {
         "vs the original Flask service's 40 req/s (p99 271 ms, the figure given for this machine): {:.0}x",
         api.rate / 40.0
     );
-    let _ = Command::new("kill").args(["-INT", &server.id().to_string()]).status();
-    let _ = server.wait();
+    for server in [&mut server, &mut uncached_server] {
+        let _ = Command::new("kill").args(["-INT", &server.id().to_string()]).status();
+        let _ = server.wait();
+    }
     cluster.stop().expect("the cluster stops");
 }

@@ -15,4 +15,8 @@ SELECT d.day::date AS day,
        CASE WHEN s.prices >= 3 THEN round(s.total::numeric / s.prices)::bigint END AS average_price
 FROM generate_series($1::date, $2::date, interval '1 day') AS d (day)
 LEFT JOIN price_stats AS s ON s.origin = $3 AND s.destination = $4 AND s.day = d.day::date
+-- No rows for a place that does not exist, so that the exists: checks (run only when a
+-- query returns no rows) answer 404 naming it.
+WHERE EXISTS (SELECT FROM ports WHERE code = $3::text UNION ALL SELECT FROM regions WHERE slug = $3::text)
+  AND EXISTS (SELECT FROM ports WHERE code = $4::text UNION ALL SELECT FROM regions WHERE slug = $4::text)
 ORDER BY d.day

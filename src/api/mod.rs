@@ -6,6 +6,7 @@
 //! batch committed to the tables a route reads) answered with 304 on `If-None-Match`,
 //! `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and an index page at `/`.
 
+mod cache;
 mod handler;
 mod metrics;
 mod openapi;
@@ -15,8 +16,10 @@ mod params;
 mod probe;
 mod problem;
 pub mod route;
+mod rows;
 mod serve;
 mod startup;
+pub mod tags;
 
 use std::time::Duration;
 
@@ -54,6 +57,8 @@ pub struct ApiOptions {
     /// `/metrics` is served on a listener of its own (`serve --metrics-listen`), not
     /// beside the routes: see [`Api::routers`].
     pub separate_metrics: bool,
+    /// Bytes of whole responses kept between two batches (0: none); see `cache.rs`.
+    pub cache_bytes: u64,
 }
 
 /// Twice this machine's cores: enough to keep a database on this machine busy while some
@@ -82,6 +87,7 @@ impl Default for ApiOptions {
             max_in_flight: default_max_in_flight(default_pool_size()),
             max_query_bytes: 4096,
             separate_metrics: false,
+            cache_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -95,12 +101,23 @@ struct Served {
     version: String,
 }
 
-/// The API: its routes, its pool and its metrics.
+impl Served {
+    /// The `ETag` of a response: the last batch committed to the tables the route reads,
+    /// the query's version and the format.
+    fn tag(&self, batch: i64, format: output::Format) -> String {
+        format!("\"{batch}-{}-{}\"", self.version, format.name())
+    }
+}
+
+/// The API: its routes, its pool, its copy of the ledger's last batches, its response
+/// cache and its metrics.
 pub struct Api {
     routes: Vec<Served>,
     pool: Pool,
     options: ApiOptions,
     metrics: metrics::Metrics,
+    tags: tags::Tags,
+    cache: cache::ResponseCache,
 }
 
 /// A pool's failure, by kind: the database's own error, a pool that waited too long for a

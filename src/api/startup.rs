@@ -21,9 +21,11 @@ use super::route::{self, Kind, Route};
 use crate::db::ConnectOptions;
 use crate::error::{Error, ErrorKind, Result};
 
+use super::cache::ResponseCache;
 use super::handler::{PathParams, QueryParams, handle};
 use super::pages::{index, limit_query, openapi_document, overloaded, ready, render_metrics, track};
 use super::problem::Problem;
+use super::tags::Tags;
 use super::{Api, ApiOptions, Served, metrics, pool_error};
 
 impl Api {
@@ -45,6 +47,7 @@ impl Api {
             startup.push_str(role);
         }
         config.options(&startup);
+        let tags = Tags::start(config.clone(), connect.tls_connector()?);
         let manager = Manager::from_config(
             config,
             connect.tls_connector()?,
@@ -79,9 +82,18 @@ impl Api {
         Ok(Api {
             routes: served,
             pool,
+            cache: ResponseCache::new(options.cache_bytes),
             options,
             metrics: metrics::Metrics::new(),
+            tags,
         })
+    }
+
+    /// Whether the API follows the ledger's batches as they commit (its `ETag`s and cache
+    /// then need no round trip); false until its listening connection has read the ledger,
+    /// and while that connection is lost.
+    pub fn follows_ledger(&self) -> bool {
+        self.tags.is_live()
     }
 
     /// The router: one `GET` per route, plus health, metrics, the OpenAPI document and

@@ -36,6 +36,9 @@ mod shards;
 /// Each batch's figures: CloudWatch EMF and a Prometheus textfile.
 mod figures;
 
+/// The API's ETag and response cache follow the ledger by LISTEN/NOTIFY.
+mod follow;
+
 /// The original services' routes (charts, messages, air quality), whole bodies.
 mod routes;
 

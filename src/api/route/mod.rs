@@ -18,7 +18,8 @@
 //! `min=N`, `max=N`, `max_length=N` and `pattern=REGEX` (a list's items are checked each).
 //! A path segment `{name}` is a declared parameter taken from the path (required, not a
 //! list). An `exists:` line names a query (under the queries folder) that must return true
-//! for the given parameters, or the request is answered 404 naming them. `range:` bounds a span by two parameters ([`Range`]);
+//! for the given parameters when the route's query returns no rows, or the request is
+//! answered 404 naming them (so a query must return no rows for what does not exist). `range:` bounds a span by two parameters ([`Range`]);
 //! `one_of: a b c` asks for at least one of them. `format:` is the output format when the
 //! request names none (JSON otherwise). `max_rows: N` (or `none`, for a route that streams
 //! a whole table) replaces the server's cap on the rows of one response. `reads:` lists the tables whose last committed

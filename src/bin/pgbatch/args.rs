@@ -154,6 +154,11 @@ pub struct ServeArgs {
     /// by default it is served beside the routes.
     #[arg(long, env = "PGBATCH_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    /// Mebibytes of whole responses kept between two batches, answered without the
+    /// database (0: none). A batch that commits to a table a route reads is seen at once;
+    /// a write that bypasses pgbatch within 5 minutes.
+    #[arg(long, env = "PGBATCH_CACHE_MB", default_value_t = 64)]
+    pub cache_mb: u64,
 }
 
 impl ServeArgs {
@@ -171,6 +176,7 @@ impl ServeArgs {
                 .unwrap_or_else(|| api::default_max_in_flight(pool_size)),
             max_query_bytes: self.max_query_bytes,
             separate_metrics: self.metrics_listen.is_some(),
+            cache_bytes: self.cache_mb.saturating_mul(1024 * 1024),
         }
     }
 

@@ -15,7 +15,9 @@ const STAGE_SQL: &str = include_str!("../../sql/modes/stage.sql");
 const INSERT_SQL: &str = include_str!("../../sql/modes/insert.sql");
 const UPSERT_SQL: &str = include_str!("../../sql/modes/upsert.sql");
 const INSERT_NEW_SQL: &str = include_str!("../../sql/modes/insert_new.sql");
-const DELETE_ALL_SQL: &str = include_str!("../../sql/modes/delete_all.sql");
+const REPLACE_DELETE_SQL: &str = include_str!("../../sql/modes/replace_delete.sql");
+const REPLACE_INSERT_SQL: &str = include_str!("../../sql/modes/replace_insert.sql");
+const STAGED_SQL: &str = "SELECT count(*) FROM pg_temp.pgbatch_stage";
 const DELETE_COVERED_SQL: &str = include_str!("../../sql/modes/delete_covered.sql");
 const DUPLICATE_KEY_SQL: &str = include_str!("../../sql/modes/duplicate_key.sql");
 
@@ -164,14 +166,7 @@ pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(Stri
             rows_loaded: run(render(INSERT_NEW_SQL, job), "inserting new rows").await?,
             rows_deleted: 0,
         },
-        Mode::Replace => {
-            let rows_deleted = run(render(DELETE_ALL_SQL, job), "deleting the old rows").await?;
-            let rows_loaded = run(render(INSERT_SQL, job), "inserting the batch").await?;
-            Merged {
-                rows_loaded,
-                rows_deleted,
-            }
-        }
+        Mode::Replace => replace(tx, job).await?,
         Mode::ReplaceCovered(_) => {
             let lows: Vec<&str> = ranges.iter().map(|(lo, _)| lo.as_str()).collect();
             let highs: Vec<&str> = ranges.iter().map(|(_, hi)| hi.as_str()).collect();
@@ -188,7 +183,34 @@ pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(Stri
     })
 }
 
-/// The inclusive ranges the file names declare for a `replace_covered` job.
+/// Replaces the table's rows by the batch's, touching only what differs: the old rows the
+/// batch does not hold are deleted, the batch's rows the table does not hold inserted.
+/// `rows_loaded` is the batch's rows, all in the table afterwards; `rows_deleted` the old
+/// rows that went.
+async fn replace(tx: &Transaction<'_>, job: &Job) -> Result<Merged> {
+    let step = |sql: String, what: &'static str| async move {
+        tx.execute(sql.as_str(), &[])
+            .await
+            .map_err(|error| Error::db(format!("{what} (replace mode)"), error))
+    };
+    let rows_deleted = step(
+        render(REPLACE_DELETE_SQL, job),
+        "deleting the old rows the batch does not hold",
+    )
+    .await?;
+    let inserted = step(render(REPLACE_INSERT_SQL, job), "inserting the batch's new rows").await?;
+    let staged: i64 = tx
+        .query_one(STAGED_SQL, &[])
+        .await
+        .map_err(|error| Error::db("counting the batch (replace mode)", error))?
+        .get(0);
+    tracing::debug!(rows_deleted, inserted, staged, "Replaced by difference.");
+    Ok(Merged {
+        rows_loaded: u64::try_from(staged).unwrap_or(0),
+        rows_deleted,
+    })
+}
+
 /// Upserts the staged batch. A key the batch holds twice fails the statement (SQLSTATE
 /// 21000, which names no key); the merge runs under a savepoint so that the batch can then
 /// be asked which key it was.
@@ -224,6 +246,7 @@ async fn upsert(tx: &Transaction<'_>, job: &Job, key: &[Ident]) -> Result<u64> {
     .into())
 }
 
+/// The inclusive ranges the file names declare for a `replace_covered` job.
 pub fn cover_ranges(job: &Job, file_names: &[String]) -> Vec<(String, String)> {
     let Mode::ReplaceCovered(cover) = &job.mode else {
         return Vec::new();

@@ -221,9 +221,10 @@ async fn same_content_twice_is_a_no_op_and_force_reloads() {
     )
     .await
     .unwrap();
+    // The same content again: a replace touches only what differs, here nothing.
     assert_eq!(
         (forced.status, forced.rows_deleted, forced.rows_loaded),
-        (Status::Loaded, 56_689, 56_689)
+        (Status::Loaded, 0, 56_689)
     );
     assert_eq!(
         db.query("SELECT count(*), bool_or(forced) FROM pgbatch.batches WHERE job = 'shipping_prices'"),
@@ -233,6 +234,45 @@ async fn same_content_twice_is_a_no_op_and_force_reloads() {
 }
 
 const KV_TABLE: &str = "CREATE TABLE kv (k integer PRIMARY KEY, v text NOT NULL, day date NOT NULL)";
+
+/// A replace touches only what differs, as multisets over the loaded columns (duplicates
+/// and NULLs included): unchanged rows keep the transaction that wrote them (`xmin`), and
+/// the table equals the file, as psql's own `\copy` of it reads it.
+#[tokio::test]
+async fn a_replace_touches_only_what_differs() {
+    let db = TestDb::new();
+    db.query("CREATE TABLE kv2 (k integer, v text, n numeric)");
+    db.query("INSERT INTO kv2 VALUES (1, 'a', NULL), (1, 'a', NULL), (2, 'b', 1.5), (3, 'c', 2), (4, NULL, 3)");
+    let old_xmin = db.query("SELECT DISTINCT xmin FROM kv2");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "kv2.csv", "k,v,n\n1,a,\n2,b,1.5\n3,c,2.5\n5,e,5\n5,e,5\n");
+    let spec = temp_job(dir.path(), "kv2_replace", "table = \"kv2\"\nmode = \"replace\"\n");
+    let s = load_files(&db, &spec, std::slice::from_ref(&file), LoadOptions::default())
+        .await
+        .unwrap();
+    // Gone: one of the two (1, a, NULL), (3, c, 2) and (4, NULL, 3). Kept: the other
+    // (1, a, NULL) and (2, b, 1.5), untouched.
+    assert_eq!((s.rows_deleted, s.rows_loaded), (3, 5));
+    assert_eq!(
+        db.query(&format!(
+            "SELECT string_agg(concat_ws(':', k, v, n), ' ' ORDER BY k, n) FROM kv2 WHERE xmin = '{old_xmin}'"
+        )),
+        "1:a 2:b:1.5"
+    );
+    db.query("CREATE TABLE kv2_file (LIKE kv2)");
+    db.query(&format!(
+        "\\copy kv2_file FROM '{}' (FORMAT csv, HEADER)",
+        file.display()
+    ));
+    assert_eq!(
+        db.query(
+            "SELECT count(*) FROM ((TABLE kv2 EXCEPT ALL TABLE kv2_file) UNION ALL \
+             (TABLE kv2_file EXCEPT ALL TABLE kv2)) AS d"
+        ),
+        "0"
+    );
+    assert_eq!(db.query("SELECT count(*) FROM kv2"), "5");
+}
 
 fn kv_job(dir: &Path, mode: &str, extra: &str) -> Spec {
     temp_job(

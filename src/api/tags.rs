@@ -19,6 +19,7 @@ use super::route::Reads;
 
 // language=PostgreSQL
 const LAST_BATCHES_SQL: &str = include_str!("../../sql/api/last_batches.sql");
+const ANNOUNCED_SQL: &str = include_str!("../../sql/api/announced.sql");
 const LISTEN_SQL: &str = "LISTEN pgbatch_batches";
 
 /// The listening connection's `application_name`, as `pg_stat_activity` shows it.
@@ -29,6 +30,9 @@ pub const APPLICATION_NAME: &str = "pgbatch serve: ledger";
 /// their sum, and the copy stops being trusted.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 const CHECK_WITHIN: Duration = Duration::from_secs(5);
+
+/// How long to wait before asking again whether the ledger announces its batches.
+const NOT_ANNOUNCED_WAIT: Duration = Duration::from_secs(30);
 
 /// The last batch per table, kept current by notifications.
 pub(super) struct Tags {
@@ -138,6 +142,11 @@ async fn follow(
     });
     // Listening first: a batch that commits between the two is both read and announced.
     client.batch_execute(LISTEN_SQL).await?;
+    if !client.query_one(ANNOUNCED_SQL, &[]).await?.get::<_, bool>(0) {
+        tracing::warn!("The ledger does not announce its batches (run pgbatch migrate); the ETag asks the ledger.");
+        tokio::time::sleep(NOT_ANNOUNCED_WAIT).await;
+        return Ok(());
+    }
     let rows = client.query(LAST_BATCHES_SQL, &[]).await?;
     {
         let mut s = state.write().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -123,3 +123,27 @@ async fn a_lost_listening_connection_loses_no_batch() {
     }
     panic!("the API did not listen again within 10 s");
 }
+
+#[tokio::test]
+async fn a_ledger_that_does_not_announce_is_asked_on_each_request() {
+    let db = TestDb::new();
+    load_shared(&db, "charts_kaggle", "spotify/kaggle_charts_sample/charts_sample.csv").await;
+    // As before migration 0013: no trigger, no notifications.
+    db.query("DROP TRIGGER batches_announce ON pgbatch.batches");
+    let api = api(&db, options()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!api.follows_ledger(), "a copy nobody keeps current is not trusted");
+    let router = api.router();
+    let tag = header(&get(&router, TOP, &[]).await, "etag").to_owned();
+    load_shared(
+        &db,
+        "charts_weekly_global",
+        "spotify/worldwide_weekly_2017_2019/spotify_charts.csv",
+    )
+    .await;
+    // At once: the tag comes from the ledger in the request's own snapshot.
+    let changed = get(&router, TOP, &[("if-none-match", &tag)]).await;
+    assert_eq!(changed.status, StatusCode::OK);
+    let last = db.query("SELECT max(id) FROM pgbatch.batches");
+    assert!(header(&changed, "etag").starts_with(&format!("\"{last}-")));
+}

@@ -8,6 +8,12 @@
 //!    client; timed by the script from connect to commit, so Python's start is not counted).
 //! 4. `pgbatch load` of the long CSV, 5. of the long Parquet (timed as whole processes).
 //!
+//! 6. The floor: the server's own `COPY FROM` a binary file of the same rows.
+//! 7. The wide shape (`load/wide.rs`): the 12 files' 18 columns as they are, twelve times
+//!    over (5,049,216 rows), by the same peers, the floor, and pgbatch from CSV and Parquet.
+//!
+//! `cargo bench --bench load -- long` or `-- wide` runs one shape; `PGBATCH_BENCH_ROUNDS`
+//! sets the rounds (5).
 //! Each into a fresh unindexed table; reports seconds, rows/s, the ratios, and how busy the
 //! server was: the share of `pg_stat_activity` samples, over the whole load, in which the
 //! load's backend was active and not waiting for its client (`ClientRead`).
@@ -15,17 +21,21 @@
 //! `pip install pgpq 'psycopg[binary]' pyarrow`)
 
 mod common;
+#[path = "load/shape.rs"]
+mod shape;
+#[path = "load/wide.rs"]
+mod wide;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use std::time::Instant;
 
-use common::{beijing_files, pgbatch, psql, with_server_share};
+use common::{beijing_files, pgbatch, psql};
 use pgbatch::embedded::Cluster;
+use shape::{Load, floor_file, floor_load, report, rounds};
 
 const LONG_ROWS: u64 = 4_556_243;
-const ROUNDS: usize = 5;
 
 #[expect(
     clippy::too_many_lines,
@@ -48,7 +58,7 @@ fn main() {
     let table = "CREATE TABLE {t} (station text NOT NULL, parameter text NOT NULL, time timestamptz NOT NULL, \
                  value double precision, unit text, latitude double precision, longitude double precision) \
                  WITH (autovacuum_enabled = false)";
-    for t in ["wide_in", "peer_copy", "peer_pgpq", "long_in", "long_pq"] {
+    for t in ["wide_in", "peer_copy", "peer_pgpq", "floor_in", "long_in", "long_pq"] {
         psql(&url, &table.replace("{t}", t));
     }
     let jobs = work.path();
@@ -80,12 +90,16 @@ fn main() {
         path(&parquet),
     ]);
 
+    let floor = work.path().join("long.bin");
+    floor_file(&url, "SELECT * FROM wide_in", &floor);
     let pgpq_script = repo.join("benches/peers/pgpq_load.py");
     let wide_forced: Vec<&str> = ["load", "--force", path(&wide_path)]
         .into_iter()
         .chain(files.iter().map(String::as_str))
         .collect();
-    let loads: [Load<'_>; 5] = [
+    let shapes: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wanted = |shape: &str| shapes.is_empty() || shapes.iter().any(|s| s == shape);
+    let loads: [Load<'_>; 6] = [
         (
             "psql \\copy, long CSV",
             "bench_psql",
@@ -108,6 +122,12 @@ fn main() {
             }),
         ),
         (
+            "server COPY FROM binary file (floor)",
+            "bench_floor",
+            "floor_in",
+            floor_load("floor_in", &floor),
+        ),
+        (
             "pgbatch, long CSV",
             "bench_long",
             "long_in",
@@ -126,9 +146,14 @@ fn main() {
             Box::new(|url| pgbatch(url, &wide_forced)),
         ),
     ];
-    let medians = rounds(&url, &loads);
+    if wanted("long") {
+        let medians = rounds(&url, &loads, LONG_ROWS);
+        report("load/beijing long (7 columns)", LONG_ROWS, &medians);
+    }
+    if wanted("wide") {
+        wide::run(&repo, work.path(), &url, &files);
+    }
     cluster.stop().unwrap();
-    report(&medians);
 }
 
 /// Jobs for the wide files (the shipped job, into `wide_in`), the long CSV and the long
@@ -150,63 +175,6 @@ fn write_jobs(repo: &Path, jobs: &Path) {
         "name = \"bench_long_pq\"\ntable = \"long_pq\"\n",
     )
     .unwrap();
-}
-
-/// A load: its label, application name and table, and what runs it (given the URL to
-/// connect with), returning its seconds.
-type Load<'a> = (&'a str, &'a str, &'a str, Box<dyn Fn(&str) -> f64 + 'a>);
-
-/// Runs the loads in turn, [`ROUNDS`] times; each load's median (seconds, busy share).
-fn rounds<'a>(url: &str, loads: &'a [Load<'_>]) -> Vec<(&'a str, (f64, f64))> {
-    // Rounds in turn, each load from an empty table after a checkpoint, so that no load
-    // pays for the writes of the one before; the median of the rounds is reported.
-    let mut results: Vec<Vec<(f64, f64)>> = vec![Vec::new(); loads.len()];
-    for _ in 0..ROUNDS {
-        for ((_, application, table, load), runs) in loads.iter().zip(&mut results) {
-            psql(url, &format!("TRUNCATE {table}"));
-            psql(url, "CHECKPOINT");
-            runs.push(with_server_share(url, application, load));
-            let count = Command::new("psql")
-                .args(["-X", "-At", "-d", url, "-c", &format!("SELECT count(*) FROM {table}")])
-                .output()
-                .expect("psql runs");
-            assert_eq!(
-                String::from_utf8_lossy(&count.stdout).trim(),
-                LONG_ROWS.to_string(),
-                "{table}"
-            );
-        }
-    }
-    let medians: Vec<(&str, (f64, f64))> = loads
-        .iter()
-        .zip(results)
-        .map(|((label, ..), mut runs)| {
-            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-            (*label, runs[runs.len() / 2])
-        })
-        .collect();
-    medians
-}
-
-/// Prints the table of results: each load's median (seconds, server busy share), against
-/// psql's (the first) and pgpq's (the second).
-fn report(medians: &[(&str, (f64, f64))]) {
-    #[expect(clippy::cast_precision_loss, reason = "row counts for a report")]
-    let rate = |seconds: f64| LONG_ROWS as f64 / seconds / 1000.0;
-    let (copy, pgpq) = (medians[0].1.0, medians[1].1.0);
-    println!("load/beijing  rows {LONG_ROWS}, median of {ROUNDS} rounds");
-    println!("| load | s | k rows/s | vs pgpq | vs psql \\copy | server busy |");
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for (label, (seconds, busy)) in medians {
-        println!(
-            "| {label} | {seconds:.2} | {:.0} | {:.2}x | {:.2}x | {:.0}% |",
-            rate(*seconds),
-            pgpq / seconds,
-            copy / seconds,
-            busy * 100.0
-        );
-    }
-    println!("(server busy: the share of the load in which its backend was not waiting for the client)");
 }
 
 /// Runs a Python script of `benches/peers`; returns what it printed.

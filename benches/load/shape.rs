@@ -1,0 +1,103 @@
+//! What both shapes of the load bench share: loads run in rounds, the report with ratios.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use crate::common::{psql, with_server_share};
+
+/// A load: its label, application name and table, and what runs it (given the URL to
+/// connect with), returning its seconds.
+pub type Load<'a> = (&'a str, &'a str, &'a str, Box<dyn Fn(&str) -> f64 + 'a>);
+
+/// Runs the loads in turn, [`rounds_wanted`] times; each load's median (seconds, busy share).
+pub fn rounds<'a>(url: &str, loads: &'a [Load<'_>], rows: u64) -> Vec<(&'a str, (f64, f64))> {
+    // Rounds in turn, each load from an empty table after a checkpoint, so that no load
+    // pays for the writes of the one before; the median of the rounds is reported.
+    let mut results: Vec<Vec<(f64, f64)>> = vec![Vec::new(); loads.len()];
+    for _ in 0..rounds_wanted() {
+        for ((_, application, table, load), runs) in loads.iter().zip(&mut results) {
+            psql(url, &format!("TRUNCATE {table}"));
+            psql(url, "CHECKPOINT");
+            runs.push(with_server_share(url, application, load));
+            let count = Command::new("psql")
+                .args(["-X", "-At", "-d", url, "-c", &format!("SELECT count(*) FROM {table}")])
+                .output()
+                .expect("psql runs");
+            assert_eq!(
+                String::from_utf8_lossy(&count.stdout).trim(),
+                rows.to_string(),
+                "{table}"
+            );
+        }
+    }
+    let medians: Vec<(&str, (f64, f64))> = loads
+        .iter()
+        .zip(results)
+        .map(|((label, ..), mut runs)| {
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (*label, runs[runs.len() / 2])
+        })
+        .collect();
+    medians
+}
+
+/// Rounds per load: `PGBATCH_BENCH_ROUNDS`, 5 by default.
+pub fn rounds_wanted() -> usize {
+    std::env::var("PGBATCH_BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5)
+}
+
+/// Prints the table of results: each load's median (seconds, server busy share), against
+/// psql's (the first), pgpq's (the second) and the server's own binary COPY from a file
+/// (the third, the floor).
+pub fn report(title: &str, rows: u64, medians: &[(&str, (f64, f64))]) {
+    #[expect(clippy::cast_precision_loss, reason = "row counts for a report")]
+    let rate = |seconds: f64| rows as f64 / seconds / 1000.0;
+    let (copy, pgpq, floor) = (medians[0].1.0, medians[1].1.0, medians[2].1.0);
+    println!("{title}: {rows} rows, median of {} rounds", rounds_wanted());
+    println!("| load | s | k rows/s | vs floor | vs pgpq | vs psql \\copy | server busy |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for (label, (seconds, busy)) in medians {
+        println!(
+            "| {label} | {seconds:.2} | {:.0} | {:.2}x | {:.2}x | {:.2}x | {:.0}% |",
+            rate(*seconds),
+            floor / seconds,
+            pgpq / seconds,
+            copy / seconds,
+            busy * 100.0
+        );
+    }
+    println!(
+        "(vs floor: the server's own COPY FROM a binary file, 1.00x at best; server busy: the share of the load in which its backend was not waiting for the client)"
+    );
+}
+
+/// The floor: the server's own `COPY FROM` a binary file it reads itself, no client work.
+/// The file is written from `source` (a query) by psql's `\copy`, readable by the server.
+pub fn floor_file(url: &str, source: &str, file: &Path) {
+    psql(
+        url,
+        &format!("\\copy ({source}) TO '{}' (FORMAT binary)", file.display()),
+    );
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == Path::new("/") {
+            break;
+        }
+        let _ = Command::new("chmod").arg("a+rx").arg(d).status();
+        dir = d.parent();
+    }
+    let _ = Command::new("chmod").arg("a+r").arg(file).status();
+}
+
+/// A load of the floor file into `table`, for [`rounds`].
+pub fn floor_load<'a>(table: &'a str, file: &'a Path) -> Box<dyn Fn(&str) -> f64 + 'a> {
+    Box::new(move |url| {
+        let started = Instant::now();
+        psql(url, &format!("COPY {table} FROM '{}' (FORMAT binary)", file.display()));
+        started.elapsed().as_secs_f64()
+    })
+}

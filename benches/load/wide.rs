@@ -1,0 +1,110 @@
+//! The wide shape: the Beijing files' 18 columns loaded as they are (no unpivot), the 12
+//! files twelve times over, so 5,049,216 rows of four integers, twelve doubles and two texts.
+//! Wide rows cost the client more per byte than long ones: this is where a client that
+//! cannot keep up shows against the server's own binary COPY.
+
+use std::io::{BufRead as _, Write as _};
+use std::path::Path;
+use std::time::Instant;
+
+use crate::common::{pgbatch, psql};
+use crate::shape::{Load, floor_file, floor_load, report, rounds};
+use crate::{path, python};
+
+const COPIES: usize = 12;
+const ROWS: u64 = 420_768 * 12;
+
+const TABLE: &str = "CREATE TABLE {t} (no integer, year integer, month integer, day integer, hour integer, \
+     pm25 double precision, pm10 double precision, so2 double precision, no2 double precision, \
+     co double precision, o3 double precision, temp double precision, pres double precision, \
+     dewp double precision, rain double precision, wd text, wspm double precision, station text) \
+     WITH (autovacuum_enabled = false)";
+
+/// Sets up the wide shape and runs its loads in rounds; prints the table of ratios.
+pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
+    for t in ["w_copy", "w_pgpq", "w_floor", "w_csv", "w_pq"] {
+        psql(url, &TABLE.replace("{t}", t));
+    }
+    let csv = work.join("wide.csv");
+    write_csv(files, &csv);
+    let parquet = work.join("wide.parquet");
+    python(&[
+        path(&repo.join("benches/peers/wide_to_parquet.py")),
+        path(&csv),
+        path(&parquet),
+    ]);
+    let (csv_job, pq_job) = (work.join("wide18.toml"), work.join("wide18_pq.toml"));
+    std::fs::write(
+        &csv_job,
+        "name = \"bench_w_csv\"\ntable = \"w_csv\"\n[source]\nnull = [\"NA\"]\n[columns.pm25]\nfrom = \"PM2.5\"\n",
+    )
+    .unwrap();
+    std::fs::write(&pq_job, "name = \"bench_w_pq\"\ntable = \"w_pq\"\n").unwrap();
+    pgbatch(url, &["load", path(&csv_job), path(&csv)]);
+    let floor = work.join("wide.bin");
+    floor_file(url, "SELECT * FROM w_csv", &floor);
+    let pgpq_script = repo.join("benches/peers/pgpq_load.py");
+    let loads: [Load<'_>; 5] = [
+        (
+            "psql \\copy, CSV",
+            "bench_w_psql",
+            "w_copy",
+            Box::new(|url| {
+                let started = Instant::now();
+                psql(
+                    url,
+                    &format!("\\copy w_copy FROM '{}' (FORMAT csv, HEADER, NULL 'NA')", csv.display()),
+                );
+                started.elapsed().as_secs_f64()
+            }),
+        ),
+        (
+            "pgpq + psycopg, Parquet",
+            "bench_w_pgpq",
+            "w_pgpq",
+            Box::new(|url| {
+                python(&[path(&pgpq_script), url, "w_pgpq", path(&parquet)])
+                    .trim()
+                    .parse()
+                    .expect("the pgpq script prints its seconds")
+            }),
+        ),
+        (
+            "server COPY FROM binary file (floor)",
+            "bench_w_floor",
+            "w_floor",
+            floor_load("w_floor", &floor),
+        ),
+        (
+            "pgbatch, CSV",
+            "bench_w_csv",
+            "w_csv",
+            Box::new(|url| pgbatch(url, &["load", "--force", path(&csv_job), path(&csv)])),
+        ),
+        (
+            "pgbatch, Parquet",
+            "bench_w_pq",
+            "w_pq",
+            Box::new(|url| pgbatch(url, &["load", "--force", path(&pq_job), path(&parquet)])),
+        ),
+    ];
+    let medians = rounds(url, &loads, ROWS);
+    report("load/beijing wide (18 columns)", ROWS, &medians);
+}
+
+/// The 12 files as one CSV, header once, [`COPIES`] times over.
+fn write_csv(files: &[String], out: &Path) {
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    for copy in 0..COPIES {
+        for (i, file) in files.iter().enumerate() {
+            let reader = std::io::BufReader::new(std::fs::File::open(file).unwrap());
+            for (n, line) in reader.lines().enumerate() {
+                if n == 0 && (copy > 0 || i > 0) {
+                    continue;
+                }
+                writeln!(writer, "{}", line.unwrap()).unwrap();
+            }
+        }
+    }
+    writer.flush().unwrap();
+}

@@ -176,6 +176,9 @@ fn serve(repo: &Path, url: &str, more: &[&str]) -> (std::process::Child, String)
             break rest.split('/').next().unwrap().to_owned();
         }
     };
+    // The server goes on printing (its example requests): keep reading, so that it never
+    // writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     (server, address)
 }
 

@@ -18,7 +18,7 @@ use super::route::{self, Reads, Value};
 
 use super::params::parameters;
 use super::problem::Problem;
-use super::rows::{Ask, BodyChunk, stream};
+use super::rows::{Ask, BodyChunk, Head, stream};
 use super::{Api, Served};
 
 // language=PostgreSQL
@@ -27,13 +27,6 @@ const ETAG_ANY_SQL: &str = include_str!("../../sql/api/etag_any.sql");
 const BEGIN_SQL: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 const COMMIT_SQL: &str = "COMMIT";
 const ROLLBACK_SQL: &str = "ROLLBACK";
-
-/// What the query task reports before the body: a problem, 304, or 200 with its tag.
-pub(super) enum Head {
-    Problem(Problem),
-    NotModified(String),
-    Ok(String),
-}
 
 /// The parameters a request gives in its path (none for a route without `{name}` segments).
 pub(super) type PathParams = std::result::Result<Path<Vec<(String, String)>>, PathRejection>;
@@ -100,6 +93,7 @@ pub(super) async fn handle(
     vary(match head {
         Head::Problem(problem) => problem.into_response(),
         Head::NotModified(tag) => not_modified(&tag),
+        Head::Whole(tag, whole) => ok(format, &tag, Body::from(whole)),
         Head::Ok(tag) => {
             let body = Body::from_stream(futures_util::stream::unfold(body_rx, |mut rx| async move {
                 rx.recv().await.map(|chunk| (chunk, rx))
@@ -170,10 +164,7 @@ async fn run_query(api: Arc<Api>, ask: Ask, head: oneshot::Sender<Head>, body: m
             let _ = head.send(decided);
             false
         }
-        Decided::Rows(tag, first, rows) => {
-            // False when the client went away.
-            head.send(Head::Ok(tag)).is_ok() && stream(&api, served, &ask, first, rows, &body).await
-        }
+        Decided::Rows(tag, first, rows) => stream(&api, served, &ask, tag, first, rows, head, &body).await,
     };
     // The response ends here, not after the round trip that ends the transaction.
     drop(body);

@@ -3,12 +3,23 @@
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::cache::ENTRY_MAX;
 use super::output::{Format, Writer};
+use super::problem::Problem;
 use super::route::Value;
 use super::{Api, Served};
+
+/// What the query task reports before the body: a problem, 304, or 200 with its tag.
+pub(super) enum Head {
+    Problem(Problem),
+    NotModified(String),
+    /// 200 with its tag; the body follows in chunks.
+    Ok(String),
+    /// 200 with its tag and the whole body.
+    Whole(String, Bytes),
+}
 
 pub(super) type BodyChunk = std::result::Result<Bytes, std::io::Error>;
 
@@ -27,35 +38,29 @@ pub(super) struct Ask {
 /// Bytes gathered before a chunk is sent.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// Writes the rows into `body` in chunks. An error after the head is sent can only break
-/// the response, which the client sees. True when every row was sent; the response is
+/// Writes the rows out in chunks. A response that ends within its first chunk is sent
+/// whole (one write, with its length, no chunked encoding); a longer one gets its head
+/// first, then its chunks as the client takes them. An error after the head is sent can only
+/// break the response, which the client sees. True when every row was sent; the response is
 /// then kept in the cache when it has a key and is at most [`ENTRY_MAX`] bytes.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn stream(
     api: &Api,
     served: &Served,
     ask: &Ask,
+    tag: String,
     first: Option<tokio_postgres::Row>,
     mut rows: std::pin::Pin<Box<tokio_postgres::RowStream>>,
+    head: oneshot::Sender<Head>,
     body: &mpsc::Sender<BodyChunk>,
 ) -> bool {
-    let fail = |error: std::io::Error| async move {
-        let _ = body.send(Err(error)).await;
-        false
+    let mut sink = Sink {
+        head: Some((head, tag)),
+        body,
+        kept: ask.cache_key.as_ref().map(|_| Vec::new()),
     };
     let mut writer = Writer::new(ask.format);
     let mut out = Vec::with_capacity(CHUNK_BYTES);
-    let mut kept = ask.cache_key.as_ref().map(|_| Vec::new());
-    let mut send = async |out: &mut Vec<u8>| {
-        let chunk = Bytes::from(std::mem::take(out));
-        if let Some(whole) = &mut kept {
-            if whole.len() + chunk.len() <= ENTRY_MAX {
-                whole.extend_from_slice(&chunk);
-            } else {
-                kept = None;
-            }
-        }
-        body.send(Ok(chunk)).await.is_ok()
-    };
     let names: Vec<&str> = served.columns.iter().map(|(n, _)| n.as_str()).collect();
     writer.start(&names, &mut out);
     let mut next = first;
@@ -65,31 +70,84 @@ pub(super) async fn stream(
         count += 1;
         if count > max_rows {
             tracing::warn!(route = %served.route.path, max_rows, "A response was cut off at the row limit.");
-            return fail(std::io::Error::other(format!(
-                "more than {max_rows} rows; narrow the request"
-            )))
-            .await;
+            return sink
+                .fail(std::io::Error::other(format!(
+                    "more than {max_rows} rows; narrow the request"
+                )))
+                .await;
         }
         if let Err(error) = writer.row(&row, &mut out) {
-            return fail(std::io::Error::other(error)).await;
+            return sink.fail(std::io::Error::other(error)).await;
         }
-        if out.len() >= CHUNK_BYTES && !send(&mut out).await {
+        if out.len() >= CHUNK_BYTES && !sink.chunk(&mut out).await {
             return false; // the client went away
         }
         next = match rows.next().await.transpose() {
             Ok(next) => next,
             Err(error) => {
                 tracing::warn!(%error, "A streamed query failed.");
-                return fail(std::io::Error::other(error)).await;
+                return sink.fail(std::io::Error::other(error)).await;
             }
         };
     }
     writer.finish(&mut out);
-    if !send(&mut out).await {
-        return false;
-    }
-    if let (Some(key), Some(whole)) = (ask.cache_key.clone(), kept) {
-        api.cache.put(key, Bytes::from(whole));
+    let whole = if let Some((head, tag)) = sink.head.take() {
+        // All of it in the first chunk: sent whole.
+        let whole = Bytes::from(out);
+        if head.send(Head::Whole(tag, whole.clone())).is_err() {
+            return false;
+        }
+        Some(whole)
+    } else {
+        if !sink.chunk(&mut out).await {
+            return false;
+        }
+        sink.kept.map(Bytes::from)
+    };
+    if let (Some(key), Some(whole)) = (ask.cache_key.clone(), whole) {
+        api.cache.put(key, whole);
     }
     true
+}
+
+/// Where a streamed response goes: its head until sent, its body, and a copy for the cache
+/// while it is small enough.
+struct Sink<'a> {
+    head: Option<(oneshot::Sender<Head>, String)>,
+    body: &'a mpsc::Sender<BodyChunk>,
+    kept: Option<Vec<u8>>,
+}
+
+impl Sink<'_> {
+    /// Sends the head (200 and the tag) if it is not sent yet. False when the client went.
+    fn open(&mut self) -> bool {
+        match self.head.take() {
+            Some((head, tag)) => head.send(Head::Ok(tag)).is_ok(),
+            None => true,
+        }
+    }
+
+    /// Sends `out` as one chunk of the body. False when the client went away.
+    async fn chunk(&mut self, out: &mut Vec<u8>) -> bool {
+        if !self.open() {
+            return false;
+        }
+        let chunk = Bytes::from(std::mem::take(out));
+        if let Some(whole) = &mut self.kept {
+            if whole.len() + chunk.len() <= ENTRY_MAX {
+                whole.extend_from_slice(&chunk);
+            } else {
+                self.kept = None;
+            }
+        }
+        self.body.send(Ok(chunk)).await.is_ok()
+    }
+
+    /// Breaks the response with `error` (after its head, so the client sees a cut body).
+    async fn fail(&mut self, error: std::io::Error) -> bool {
+        if self.open() {
+            let _ = self.body.send(Err(error)).await;
+        }
+        false
+    }
 }

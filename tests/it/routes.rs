@@ -119,6 +119,8 @@ async fn rankings_and_artist_as_the_charts_service_served_them() {
         let reply = get(&router, &uri, &[]).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         assert!(reply.body.starts_with(r#"[{"track_title":"#), "{}", reply.body);
+        // A response that fits one chunk is sent whole, with its length.
+        assert_eq!(header(&reply, "content-length"), reply.body.len().to_string());
         let expected: Vec<Value> = expected.into_iter().map(ranking).collect();
         assert_eq!(expected.len(), limit.unwrap_or(10));
         assert_eq!(json_body(&reply.body), expected, "{uri}");
@@ -371,6 +373,7 @@ async fn air_quality_as_the_measurement_service_served_it() {
     let expected: String = pm25.iter().map(line).collect();
     assert!(pm25.len() > 30_000, "{}", pm25.len());
     assert_eq!(whole.body, format!("station,parameter,time,value,unit\n{expected}"));
+    assert_eq!(header(&whole, "content-length"), "", "a long response streams in chunks");
     // JSON when asked for; the range checked before any query.
     let json = get(
         &router,

@@ -373,7 +373,11 @@ async fn air_quality_as_the_measurement_service_served_it() {
     let expected: String = pm25.iter().map(line).collect();
     assert!(pm25.len() > 30_000, "{}", pm25.len());
     assert_eq!(whole.body, format!("station,parameter,time,value,unit\n{expected}"));
-    assert_eq!(header(&whole, "content-length"), "", "a long response streams in chunks");
+    assert_eq!(
+        header(&whole, "content-length"),
+        "",
+        "a long response streams in chunks"
+    );
     // JSON when asked for; the range checked before any query.
     let json = get(
         &router,

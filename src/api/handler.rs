@@ -76,6 +76,7 @@ pub(super) async fn handle(
             return vary(ok(format, tag, Body::from(body)));
         }
     }
+    let inline = known.is_some();
     let ask = Ask {
         i,
         values,
@@ -86,8 +87,15 @@ pub(super) async fn handle(
     };
     let (head_tx, head_rx) = oneshot::channel();
     let (body_tx, body_rx) = mpsc::channel::<BodyChunk>(4);
-    tokio::spawn(run_query(Arc::clone(&api), ask, head_tx, body_tx));
-    let Ok(head) = head_rx.await else {
+    let query = run_query(Arc::clone(&api), ask, head_tx, body_tx);
+    let head = if inline {
+        until_head(query, head_rx).await
+    } else {
+        // A transaction must end whatever becomes of this request: in a task of its own.
+        tokio::spawn(query);
+        head_rx.await
+    };
+    let Ok(head) = head else {
         return Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the query task ended early").into_response();
     };
     vary(match head {
@@ -101,6 +109,24 @@ pub(super) async fn handle(
             ok(format, &tag, body)
         }
     })
+}
+
+/// Runs a request's query in this task until its head is known: a response sent whole,
+/// the common case, needs no task of its own; one that streams goes on in one. Only for a
+/// query outside a transaction, which may stop anywhere if the client goes.
+async fn until_head(
+    query: impl Future<Output = ()> + Send + 'static,
+    mut head: oneshot::Receiver<Head>,
+) -> std::result::Result<Head, oneshot::error::RecvError> {
+    let mut query = Box::pin(query);
+    tokio::select! {
+        biased;
+        () = &mut query => head.await,
+        decided = &mut head => {
+            tokio::spawn(query);
+            decided
+        }
+    }
 }
 
 fn vary(mut response: Response) -> Response {

@@ -20,6 +20,7 @@ mod rows;
 mod serve;
 mod startup;
 pub mod tags;
+mod text;
 
 use std::time::Duration;
 

@@ -1,9 +1,13 @@
 //! Rows out: JSON (an array of objects), NDJSON (one object per line) or CSV (a header,
 //! then one record per row), written a chunk of rows at a time so a large result streams.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use std::io::Write as _;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
+
+use super::text;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +104,47 @@ enum Cell {
     Int(i64),
     Float(f64),
     Text(String),
+    Date(NaiveDate),
+    Timestamp(NaiveDateTime),
+    TimestampTz(DateTime<Utc>),
     Json(serde_json::Value),
+}
+
+impl Cell {
+    /// The value as text, as JSON writes it unquoted and CSV as it is; `None` for text,
+    /// dates and times, which JSON quotes.
+    fn plain(&self, out: &mut Vec<u8>) -> bool {
+        match self {
+            Cell::Null => out.extend_from_slice(b"null"),
+            Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Cell::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+            // JSON has no NaN or infinity.
+            Cell::Float(x) if !x.is_finite() => out.extend_from_slice(b"null"),
+            Cell::Float(x) => {
+                // Writing into a Vec cannot fail.
+                let _ = write!(out, "{x}");
+            }
+            Cell::Json(v) => {
+                let _ = serde_json::to_writer(&mut *out, v);
+            }
+            Cell::Text(_) | Cell::Date(_) | Cell::Timestamp(_) | Cell::TimestampTz(_) => return false,
+        }
+        true
+    }
+
+    /// Text, dates and times as text (ISO 8601; times in UTC end in `Z`).
+    fn text(&self, out: &mut Vec<u8>) {
+        match self {
+            Cell::Text(s) => out.extend_from_slice(s.as_bytes()),
+            Cell::Date(d) => text::date(*d, out),
+            Cell::Timestamp(t) => text::timestamp(*t, out),
+            Cell::TimestampTz(t) => {
+                text::timestamp(t.naive_utc(), out);
+                out.push(b'Z');
+            }
+            _ => {}
+        }
+    }
 }
 
 fn cell(row: &Row, i: usize) -> Result<Cell, tokio_postgres::Error> {
@@ -115,15 +159,9 @@ fn cell(row: &Row, i: usize) -> Result<Cell, tokio_postgres::Error> {
         Type::INT8 => or_null(row.try_get::<_, Option<i64>>(i)?, Cell::Int),
         Type::FLOAT4 => or_null(row.try_get::<_, Option<f32>>(i)?, |n| Cell::Float(n.into())),
         Type::FLOAT8 => or_null(row.try_get::<_, Option<f64>>(i)?, Cell::Float),
-        Type::DATE => or_null(row.try_get::<_, Option<NaiveDate>>(i)?, |d| {
-            Cell::Text(d.format("%Y-%m-%d").to_string())
-        }),
-        Type::TIMESTAMP => or_null(row.try_get::<_, Option<NaiveDateTime>>(i)?, |t| {
-            Cell::Text(t.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
-        }),
-        Type::TIMESTAMPTZ => or_null(row.try_get::<_, Option<DateTime<Utc>>>(i)?, |t| {
-            Cell::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-        }),
+        Type::DATE => or_null(row.try_get::<_, Option<NaiveDate>>(i)?, Cell::Date),
+        Type::TIMESTAMP => or_null(row.try_get::<_, Option<NaiveDateTime>>(i)?, Cell::Timestamp),
+        Type::TIMESTAMPTZ => or_null(row.try_get::<_, Option<DateTime<Utc>>>(i)?, Cell::TimestampTz),
         Type::JSON | Type::JSONB => or_null(row.try_get::<_, Option<serde_json::Value>>(i)?, Cell::Json),
         _ => or_null(row.try_get::<_, Option<String>>(i)?, Cell::Text),
     })
@@ -165,18 +203,15 @@ impl Writer {
                     json_string(column.name(), out);
                     out.push(b':');
                     match cell(row, i)? {
-                        Cell::Null => out.extend_from_slice(b"null"),
-                        Cell::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-                        Cell::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
-                        Cell::Float(x) => {
-                            if x.is_finite() {
-                                out.extend_from_slice(x.to_string().as_bytes());
-                            } else {
-                                out.extend_from_slice(b"null");
+                        Cell::Text(s) => json_string(&s, out),
+                        cell => {
+                            if !cell.plain(out) {
+                                // Dates and times need no escaping, only quotes.
+                                out.push(b'"');
+                                cell.text(out);
+                                out.push(b'"');
                             }
                         }
-                        Cell::Text(s) => json_string(&s, out),
-                        Cell::Json(v) => out.extend_from_slice(v.to_string().as_bytes()),
                     }
                 }
                 out.push(b'}');
@@ -185,18 +220,26 @@ impl Writer {
                 }
             }
             Format::Csv => {
-                let mut fields = Vec::with_capacity(row.len());
                 for i in 0..row.len() {
-                    fields.push(match cell(row, i)? {
-                        Cell::Null => None,
-                        Cell::Bool(b) => Some(b.to_string()),
-                        Cell::Int(n) => Some(n.to_string()),
-                        Cell::Float(x) => Some(x.to_string()),
-                        Cell::Text(s) => Some(s),
-                        Cell::Json(v) => Some(v.to_string()),
-                    });
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    match cell(row, i)? {
+                        Cell::Null if row.len() == 1 => out.extend_from_slice(b"\"\""),
+                        Cell::Null => {}
+                        Cell::Float(x) => {
+                            let _ = write!(out, "{x}");
+                        }
+                        Cell::Text(s) => text::csv_field(&s, row.len() == 1, out),
+                        Cell::Json(v) => text::csv_field(&v.to_string(), false, out),
+                        cell => {
+                            if !cell.plain(out) {
+                                cell.text(out);
+                            }
+                        }
+                    }
                 }
-                csv_record(fields.into_iter(), out);
+                out.push(b'\n');
             }
         }
         Ok(())
@@ -216,7 +259,7 @@ fn json_string(s: &str, out: &mut Vec<u8>) {
 }
 
 /// One CSV record (quotes doubled, `\n` line ends), via the csv crate.
-fn csv_record(fields: impl Iterator<Item = Option<String>>, out: &mut Vec<u8>) {
+pub(super) fn csv_record(fields: impl Iterator<Item = Option<String>>, out: &mut Vec<u8>) {
     let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
     let fields: Vec<String> = fields.map(Option::unwrap_or_default).collect();
     // Writing into a Vec cannot fail.

@@ -22,22 +22,20 @@ struct LineIndex {
 
 impl LineIndex {
     fn scan(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            match byte {
-                b'\r' => {
-                    self.ends.push_back(self.offset);
-                    self.last_cr = true;
-                }
-                b'\n' => {
-                    if !self.last_cr {
-                        self.ends.push_back(self.offset);
-                    }
-                    self.last_cr = false;
-                }
-                _ => self.last_cr = false,
+        // Only the line ends are visited (memchr: a CSV line is mostly other bytes).
+        for at in memchr::memchr2_iter(b'\r', b'\n', bytes) {
+            let after_cr = match at.checked_sub(1) {
+                Some(before) => bytes[before] == b'\r',
+                None => self.last_cr,
+            };
+            if bytes[at] == b'\r' || !after_cr {
+                self.ends.push_back(self.offset + at as u64);
             }
-            self.offset += 1;
         }
+        if let Some(last) = bytes.last() {
+            self.last_cr = *last == b'\r';
+        }
+        self.offset += bytes.len() as u64;
     }
 
     /// The 1-based line of a record starting at byte `start`; starts only grow.
@@ -274,27 +272,36 @@ impl Csv {
                     ),
                 ));
             }
+            // The record's bytes checked as UTF-8 at once; a field is then its slice of them
+            // when it starts and ends between characters (else it is checked alone, to
+            // say where it is invalid).
+            let whole = std::str::from_utf8(self.record.as_slice()).ok();
             for (index, field) in self.record.iter().enumerate() {
                 let Some(slot) = self.kept.slots[index] else {
                     continue;
                 };
-                let text = std::str::from_utf8(field).map_err(|error| {
-                    let column = self.fields[index].clone();
-                    let mut row = RowError {
-                        location: Location {
-                            file: self.display.clone(),
-                            position: self.line(),
-                        },
-                        column: Some(column),
-                        value: None,
-                        problem: format!(
-                            "invalid UTF-8 at byte {} of the field (declare the file's encoding in the job)",
-                            error.valid_up_to()
-                        ),
-                    };
-                    row.value = Some(String::from_utf8_lossy(field).into_owned());
-                    Error::from(row)
-                })?;
+                let checked = whole
+                    .zip(self.record.range(index))
+                    .and_then(|(whole, range)| whole.get(range));
+                let text = checked
+                    .map_or_else(|| std::str::from_utf8(field), Ok)
+                    .map_err(|error| {
+                        let column = self.fields[index].clone();
+                        let mut row = RowError {
+                            location: Location {
+                                file: self.display.clone(),
+                                position: self.line(),
+                            },
+                            column: Some(column),
+                            value: None,
+                            problem: format!(
+                                "invalid UTF-8 at byte {} of the field (declare the file's encoding in the job)",
+                                error.valid_up_to()
+                            ),
+                        };
+                        row.value = Some(String::from_utf8_lossy(field).into_owned());
+                        Error::from(row)
+                    })?;
                 columns.column(slot).append_value(text);
             }
             lines.push(match self.line() {
@@ -363,5 +370,26 @@ mod tests {
         .read_to_end(&mut sink)
         .unwrap();
         assert_eq!(sink, b"ab");
+    }
+
+    /// Line ends found the same whatever pieces the bytes come in (a CRLF split between two
+    /// reads included): every CR, and every LF that does not follow a CR.
+    #[test]
+    fn line_ends_do_not_depend_on_how_the_bytes_are_read() {
+        for data in ["a\r\nb\r\n", "\r\n\r\n", "a\rb\nc\r\r\nd\n\n", "\n\r", "no end", "x\r"] {
+            let bytes = data.as_bytes();
+            let expected: Vec<u64> = (0..bytes.len())
+                .filter(|&i| bytes[i] == b'\r' || (bytes[i] == b'\n' && (i == 0 || bytes[i - 1] != b'\r')))
+                .map(|i| i as u64)
+                .collect();
+            for piece in 1..=bytes.len().max(1) {
+                let mut index = LineIndex::default();
+                for part in bytes.chunks(piece) {
+                    index.scan(part);
+                }
+                assert_eq!(Vec::from(index.ends.clone()), expected, "{data:?} in pieces of {piece}");
+                assert_eq!(index.offset, bytes.len() as u64);
+            }
+        }
     }
 }

@@ -9,11 +9,16 @@
 //! 3. `wrk` again while `replace` batches of prices load back to back, alternating two
 //!    contents (one price in ten differs), each followed by the `price_stats` job that
 //!    brings the aggregates up to date: what readers feel during loads.
+//! 4. Requests at a fixed pace ([`paced`], 1,000 a second, well under what either server
+//!    answers), idle and during the same loads, with and without the cache: the latency a
+//!    reader sees when the client does not saturate the machine (see `api/paced.rs`).
 //!
 //! Reports requests/s and p50/p99 latency of each, and the ratios.
 //! Run: cargo bench --bench api   (needs PostgreSQL's server binaries, `wrk` and `pgbench`)
 
 mod common;
+#[path = "api/paced.rs"]
+mod paced;
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,8 @@ use pgbatch::embedded::Cluster;
 
 const CONNECTIONS: usize = 8;
 const SECONDS: u32 = 10;
+/// Requests per second of the paced reads.
+const PACE: u32 = 1_000;
 const PATH: &str = "/rates?date_from=2016-01-01&date_to=2016-01-31&origin=china_main&destination=northern_europe";
 
 /// Requests/s, p50 and p99 in milliseconds.
@@ -213,7 +220,7 @@ fn two_contents(url: &str, work: &Path) -> (String, [String; 2]) {
 /// wrk's figures while `prices` is replaced back to back by two different contents, each
 /// load followed by the `price_stats` job that brings the aggregates up to date, and how
 /// many loads there were.
-fn reads_during_loads(url: &str, jobs: &str, work: &Path, target: &str) -> (Figures, u64) {
+fn reads_during_loads<T>(url: &str, jobs: &str, work: &Path, read: impl FnOnce() -> T) -> (T, u64) {
     let (replace_jobs, files) = two_contents(url, work);
     let stop = Arc::new(AtomicBool::new(false));
     let loads = Arc::new(AtomicU64::new(0));
@@ -228,7 +235,7 @@ fn reads_during_loads(url: &str, jobs: &str, work: &Path, target: &str) -> (Figu
             }
         })
     };
-    let during = wrk(target);
+    let during = read();
     stop.store(true, Ordering::SeqCst);
     loader.join().unwrap();
     (during, loads.load(Ordering::SeqCst))
@@ -271,12 +278,16 @@ fn main() {
     }
 
     println!("/rates, region to region, one month; {CONNECTIONS} connections, {SECONDS} s each, one run:");
+    // Warmed first: each pooled connection prepares its statements on its first request.
+    for warm in [&uncached_target, &target] {
+        let _ = wrk(warm);
+    }
     let uncached = wrk(&uncached_target);
     let api = wrk(&target);
     let sql = std::fs::read_to_string(repo.join("sql/queries/rates.sql")).unwrap();
     let floor = pgbench(&url, work.path(), &sql);
 
-    let (during, loads) = reads_during_loads(&url, &jobs, work.path(), &target);
+    let (during, loads) = reads_during_loads(&url, &jobs, work.path(), || wrk(&target));
 
     println!("| client | requests/s | p50 ms | p99 ms |");
     println!("| --- | --- | --- | --- |");
@@ -301,6 +312,7 @@ fn main() {
         loads,
         during.p99 / api.p99
     );
+    paced_reads(&url, &jobs, work.path(), [&target, &uncached_target]);
     println!(
         "vs the original Flask service's 40 req/s (p99 271 ms, the figure given for this machine): {:.0}x",
         api.rate / 40.0
@@ -310,4 +322,30 @@ fn main() {
         let _ = server.wait();
     }
     cluster.stop().expect("the cluster stops");
+}
+
+/// Reads at a fixed pace, idle and during loads, from each of `targets` (the API with and
+/// without its cache): a table of p50 and p99.
+fn paced_reads(url: &str, jobs: &str, work: &Path, targets: [&str; 2]) {
+    println!("At a fixed pace of {PACE} requests/s, timed from when each was due:");
+    println!(
+        "| server | p50 ms idle | p99 ms idle | p50 ms during loads | p99 ms during loads | loads | p99 during / idle | failed |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (name, target) in ["pgbatch serve (cache)", "pgbatch serve --cache-mb 0"]
+        .into_iter()
+        .zip(targets)
+    {
+        let idle = paced::paced(target, PACE, SECONDS);
+        let (during, loads) = reads_during_loads(url, jobs, work, || paced::paced(target, PACE, SECONDS));
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {loads} | {:.2}x | {} |",
+            idle.0,
+            idle.1,
+            during.0,
+            during.1,
+            during.1 / idle.1,
+            idle.2 + during.2
+        );
+    }
 }

@@ -327,7 +327,7 @@ fn main() {
 /// Reads at a fixed pace, idle and during loads, from each of `targets` (the API with and
 /// without its cache): a table of p50 and p99.
 fn paced_reads(url: &str, jobs: &str, work: &Path, targets: [&str; 2]) {
-    println!("At a fixed pace of {PACE} requests/s, timed from when each was due:");
+    println!("At a fixed pace of {PACE} requests/s (open loop):");
     println!(
         "| server | p50 ms idle | p99 ms idle | p50 ms during loads | p99 ms during loads | loads | p99 during / idle | failed |"
     );

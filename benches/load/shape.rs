@@ -15,8 +15,11 @@ pub fn rounds<'a>(url: &str, loads: &'a [Load<'_>], rows: u64) -> Vec<(&'a str, 
     // Rounds in turn, each load from an empty table after a checkpoint, so that no load
     // pays for the writes of the one before; the median of the rounds is reported.
     let mut results: Vec<Vec<(f64, f64)>> = vec![Vec::new(); loads.len()];
-    for _ in 0..rounds_wanted() {
-        for ((_, application, table, load), runs) in loads.iter().zip(&mut results) {
+    // Each round starts one load further on, so that no load always follows the same one.
+    for round in 0..rounds_wanted() {
+        let order = (0..loads.len()).map(|i| (i + round) % loads.len());
+        for i in order {
+            let ((_, application, table, load), runs) = (&loads[i], &mut results[i]);
             psql(url, &format!("TRUNCATE {table}"));
             psql(url, "CHECKPOINT");
             runs.push(with_server_share(url, application, load));

@@ -73,6 +73,10 @@ pub(super) async fn handle(
         }
         cache_key = api.cache.key(i, &values, format, tag);
         if let Some(body) = cache_key.as_deref().and_then(|key| api.cache.get(key)) {
+            // A 200 is kept for this tag: there is something to send.
+            if any(if_none_match.as_deref()) {
+                return vary(not_modified(tag));
+            }
             return vary(ok(format, tag, Body::from(body)));
         }
     }
@@ -160,14 +164,16 @@ pub(super) fn set_tag(response: &mut Response, tag: &str) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 }
 
-/// Whether an `If-None-Match` header names `tag` (or is `*`).
+/// Whether an `If-None-Match` header names `tag`. `*` names no tag: it asks for 304
+/// wherever there is something to send, which only the query can tell ([`any`]).
 pub(super) fn matches(if_none_match: Option<&str>, tag: &str) -> bool {
-    if_none_match.is_some_and(|header| {
-        header
-            .split(',')
-            .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == tag || t == "*")
-    })
+    if_none_match.is_some_and(|header| header.split(',').any(|t| t.trim().trim_start_matches("W/") == tag))
+}
+
+/// Whether an `If-None-Match` header is `*`: 304 for any answer but an error (RFC 9110,
+/// 13.1.2), so a 404 stays a 404.
+pub(super) fn any(if_none_match: Option<&str>) -> bool {
+    if_none_match.is_some_and(|header| header.trim() == "*")
 }
 
 /// Runs one request's queries on a pooled connection and streams the rows into `body`.
@@ -247,6 +253,9 @@ async fn decide(served: &Served, client: &deadpool_postgres::Object, ask: &Ask) 
         && let Some(problem) = missing(served, client, &ask.values).await
     {
         return (fail(problem), began);
+    }
+    if any(ask.if_none_match.as_deref()) {
+        return (Decided::Head(Head::NotModified(tag)), began);
     }
     (Decided::Rows(tag, first, rows), began)
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio_postgres::{Client, Transaction};
 
+use super::fault;
 use super::identity::{Identity, content_hash, hash_contents_async, source_record};
 use super::load::{self, Streamed};
 use super::merge;
@@ -97,6 +98,7 @@ pub(super) async fn commit(
         },
     )
     .await?;
+    fault::point("batch::after_ledger");
     commit_only(tx, &format!("batch {batch_id}")).await?;
     Ok(batch_id)
 }
@@ -104,6 +106,7 @@ pub(super) async fn commit(
 /// COMMIT of a transaction that writes no batch: a shard's staging and its record, or
 /// staging dropped.
 pub(super) async fn commit_only(tx: Transaction<'_>, what: &str) -> Result<()> {
+    fault::point("batch::before_commit");
     tx.commit()
         .await
         .map_err(|error| Error::db(format!("committing {what}"), error))
@@ -181,6 +184,7 @@ pub(crate) async fn load_files(
             return Err(error);
         }
     };
+    fault::point("batch::after_copy");
     let (files, hash) = match identity {
         Identity::Known(hash, files) => (files, hash),
         Identity::Hashing(hashing) => {
@@ -211,6 +215,7 @@ async fn finish_load(
     let job = &planned.job;
     let names: Vec<String> = files.iter().map(|f| f.file_name().to_owned()).collect();
     let merged = merge::merge(&tx, job, streamed.rows_written, &merge::cover_ranges(job, &names)).await?;
+    fault::point("batch::after_merge");
     let mut done = planned.summary.clone();
     done.status = if options.dry_run {
         Status::Validated
@@ -247,6 +252,7 @@ async fn finish_load(
         None,
     )
     .await?;
+    fault::point("batch::after_commit");
     done.batch_id = Some(batch_id);
     done.duration_ms = elapsed_ms(planned.started.at);
     tracing::info!(

@@ -10,6 +10,7 @@ use tokio_postgres::Client;
 
 use super::LoadOptions;
 use super::batch::{begin, commit, commit_only, roll_back, skipped};
+use super::fault;
 use super::identity::content_hash_of;
 use super::merge;
 use super::share;
@@ -80,7 +81,9 @@ pub async fn finalize(client: &mut Client, spec: &Spec, batch_key: &str, options
         .iter()
         .map(|s| s.record.path.rsplit('/').next().unwrap_or(&s.record.path).to_owned())
         .collect();
-    let merged = merge::merge_staged(&tx, &job, &merge::cover_ranges(&job, &names)).await?;
+    let staged = records.iter().map(|r| r.rows_written).sum();
+    let merged = merge::merge_staged(&tx, &job, staged, &merge::cover_ranges(&job, &names)).await?;
+    fault::point("finalize::after_merge");
     merge::unstage_shards(&tx).await?;
     done.rows_loaded = merged.rows_loaded;
     done.rows_deleted = merged.rows_deleted;

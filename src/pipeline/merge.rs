@@ -17,7 +17,6 @@ const UPSERT_SQL: &str = include_str!("../../sql/modes/upsert.sql");
 const INSERT_NEW_SQL: &str = include_str!("../../sql/modes/insert_new.sql");
 const REPLACE_DELETE_SQL: &str = include_str!("../../sql/modes/replace_delete.sql");
 const REPLACE_INSERT_SQL: &str = include_str!("../../sql/modes/replace_insert.sql");
-const STAGED_SQL: &str = "SELECT count(*) FROM pg_temp.pgbatch_stage";
 const DELETE_COVERED_SQL: &str = include_str!("../../sql/modes/delete_covered.sql");
 const DUPLICATE_KEY_SQL: &str = include_str!("../../sql/modes/duplicate_key.sql");
 
@@ -122,9 +121,10 @@ pub async fn unstage_shards(tx: &Transaction<'_>) -> Result<()> {
 
 /// Merges the staged shards into the target by the job's mode: [`merge`], where `append`
 /// inserts from the stage too (a plain `append` load COPYs into the target itself).
-pub async fn merge_staged(tx: &Transaction<'_>, job: &Job, ranges: &[(String, String)]) -> Result<Merged> {
+/// `staged` is the rows the shards wrote.
+pub async fn merge_staged(tx: &Transaction<'_>, job: &Job, staged: u64, ranges: &[(String, String)]) -> Result<Merged> {
     if !matches!(job.mode, Mode::Append) {
-        return merge(tx, job, 0, ranges).await;
+        return merge(tx, job, staged, ranges).await;
     }
     let rows_loaded = tx
         .execute(render(INSERT_SQL, job).as_str(), &[])
@@ -145,8 +145,8 @@ pub struct Merged {
     pub rows_deleted: u64,
 }
 
-/// Merges the stage into the target. `copied` is what COPY wrote; `ranges` are the
-/// inclusive cover ranges the file names declare.
+/// Merges the stage into the target. `copied` is the rows in the stage (what COPY wrote);
+/// `ranges` are the inclusive cover ranges the file names declare.
 pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(String, String)]) -> Result<Merged> {
     let run = |sql: String, what: &'static str| async move {
         tx.execute(sql.as_str(), &[])
@@ -166,7 +166,7 @@ pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(Stri
             rows_loaded: run(render(INSERT_NEW_SQL, job), "inserting new rows").await?,
             rows_deleted: 0,
         },
-        Mode::Replace => replace(tx, job).await?,
+        Mode::Replace => replace(job, copied, run).await?,
         Mode::ReplaceCovered(_) => {
             let lows: Vec<&str> = ranges.iter().map(|(lo, _)| lo.as_str()).collect();
             let highs: Vec<&str> = ranges.iter().map(|(_, hi)| hi.as_str()).collect();
@@ -185,28 +185,22 @@ pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(Stri
 
 /// Replaces the table's rows by the batch's, touching only what differs: the old rows the
 /// batch does not hold are deleted, the batch's rows the table does not hold inserted.
-/// `rows_loaded` is the batch's rows, all in the table afterwards; `rows_deleted` the old
-/// rows that went.
-async fn replace(tx: &Transaction<'_>, job: &Job) -> Result<Merged> {
-    let step = |sql: String, what: &'static str| async move {
-        tx.execute(sql.as_str(), &[])
-            .await
-            .map_err(|error| Error::db(format!("{what} (replace mode)"), error))
-    };
-    let rows_deleted = step(
+/// `rows_loaded` is the batch's rows (`staged`, all in the table afterwards);
+/// `rows_deleted` the old rows that went.
+async fn replace<F: Future<Output = Result<u64>>>(
+    job: &Job,
+    staged: u64,
+    run: impl Fn(String, &'static str) -> F,
+) -> Result<Merged> {
+    let rows_deleted = run(
         render(REPLACE_DELETE_SQL, job),
         "deleting the old rows the batch does not hold",
     )
     .await?;
-    let inserted = step(render(REPLACE_INSERT_SQL, job), "inserting the batch's new rows").await?;
-    let staged: i64 = tx
-        .query_one(STAGED_SQL, &[])
-        .await
-        .map_err(|error| Error::db("counting the batch (replace mode)", error))?
-        .get(0);
+    let inserted = run(render(REPLACE_INSERT_SQL, job), "inserting the batch's new rows").await?;
     tracing::debug!(rows_deleted, inserted, staged, "Replaced by difference.");
     Ok(Merged {
-        rows_loaded: u64::try_from(staged).unwrap_or(0),
+        rows_loaded: staged,
         rows_deleted,
     })
 }

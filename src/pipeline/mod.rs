@@ -7,6 +7,7 @@ mod batch;
 pub mod bind;
 pub mod conform;
 pub mod encode;
+mod fault;
 pub mod figures;
 mod finalize;
 mod identity;

@@ -147,3 +147,28 @@ async fn a_ledger_that_does_not_announce_is_asked_on_each_request() {
     let last = db.query("SELECT max(id) FROM pgbatch.batches");
     assert!(header(&changed, "etag").starts_with(&format!("\"{last}-")));
 }
+
+/// `If-None-Match: *` asks for 304 only where there is something to send (RFC 9110,
+/// 13.1.2): an artist the chart holds (Shakira, its first row) is 304, one they do not hold still 404, with the
+/// answer kept in the cache and without a cache.
+#[tokio::test]
+async fn if_none_match_any_is_304_only_where_something_exists() {
+    let db = TestDb::new();
+    load_shared(&db, "charts_kaggle", "spotify/kaggle_charts_sample/charts_sample.csv").await;
+    let without_cache = ApiOptions {
+        cache_bytes: 0,
+        ..options()
+    };
+    for api in [following(&db, options()).await, following(&db, without_cache).await] {
+        let router = api.router();
+        let known = "/artist?artist=Shakira";
+        assert_eq!(get(&router, known, &[]).await.status, StatusCode::OK);
+        for _ in 0..2 {
+            let any = get(&router, known, &[("if-none-match", "*")]).await;
+            assert_eq!(any.status, StatusCode::NOT_MODIFIED);
+            assert!(!header(&any, "etag").is_empty());
+            let nobody = get(&router, "/artist?artist=Nobody%20At%20All", &[("if-none-match", "*")]).await;
+            assert_eq!(nobody.status, StatusCode::NOT_FOUND, "{}", nobody.body);
+        }
+    }
+}

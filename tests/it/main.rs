@@ -24,6 +24,9 @@ mod tls;
 /// Exit codes per failure class, through the binary.
 mod exits;
 
+/// A batch killed, or its server stopped, at each step: whole or absent, then loaded once.
+mod faults;
+
 /// The AWS Batch job definitions, checked against the Batch API model and the exit codes.
 mod jobdefs;
 

@@ -67,16 +67,19 @@ fn load_args() -> Vec<String> {
         .collect()
 }
 
-/// Starts the load held at `point`; returns the process once it is there, and the file
-/// that releases it.
+/// Starts the load (or `args`) held at `point`; returns the process once it is there, and
+/// the file that releases it.
 fn held(dir: &Path, url: &str, point: &str) -> (Child, PathBuf) {
+    held_running(dir, url, point, &load_args())
+}
+
+fn held_running(dir: &Path, url: &str, point: &str, args: &[String]) -> (Child, PathBuf) {
     let marker = dir.join(format!("{}.reached", point.replace("::", "-")));
     let go = PathBuf::from(format!("{}.go", marker.display()));
     // Left by an earlier hold at the same point.
     let _ = std::fs::remove_file(&marker);
     let _ = std::fs::remove_file(&go);
     let failpoints = format!("{point}=return({})", marker.display());
-    let args = load_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = command(dir, Some(url), &args, &[("FAILPOINTS", failpoints.as_str())])
         .stdout(Stdio::piped())
@@ -115,7 +118,10 @@ fn assert_state(what: &str, psql: &dyn Fn(&str) -> String, committed: bool, expe
 
 /// The rerun: exit 0, the batch loaded exactly once.
 fn assert_rerun(what: &str, dir: &Path, url: &str, psql: &dyn Fn(&str) -> String, expected: u64) {
-    let args = load_args();
+    assert_rerun_of(what, dir, url, psql, expected, &load_args());
+}
+
+fn assert_rerun_of(what: &str, dir: &Path, url: &str, psql: &dyn Fn(&str) -> String, expected: u64, args: &[String]) {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = pgbatch(dir, Some(url), &args);
     assert_eq!(code(&out), 0, "{what}: the rerun: {}", stderr(&out));
@@ -286,4 +292,40 @@ fn a_load_killed_at_twenty_moments_is_whole_or_absent() {
     }
     // The kills fell while the load ran, not all before it began or after it ended.
     assert!(committed < 20, "every kill came after the commit");
+}
+
+/// A finalize killed at each point of its path: the shards' staging stays until a finalize
+/// commits, so before the commit nothing is in the table and finalizing again loads the
+/// batch; after it everything is, and finalizing again is a no-op.
+#[test]
+fn a_finalize_killed_at_any_point_is_whole_or_absent() {
+    let expected = expected_rows();
+    let dir = tempfile::tempdir().unwrap();
+    let key = "faults-1";
+    let finalize: Vec<String> = ["--json", "finalize", "air_quality_beijing", "--batch-key", key]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    for point in [
+        "finalize::after_merge",
+        "batch::after_ledger",
+        "batch::before_commit",
+        AFTER_COMMIT,
+    ] {
+        let db = TestDb::new();
+        let psql = |sql: &str| db.query(sql);
+        for index in ["0", "1"] {
+            let mut args = load_args();
+            args.extend(["--shards", "2", "--shard-index", index, "--batch-key", key].map(str::to_owned));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = pgbatch(dir.path(), Some(&db.url()), &args);
+            assert_eq!(code(&out), 0, "shard {index}: {}", stderr(&out));
+        }
+        let (mut child, _go) = held_running(dir.path(), &db.url(), point, &finalize);
+        child.kill().unwrap();
+        let _ = child.wait();
+        let what = format!("finalize killed at {point}");
+        assert_state(&what, &psql, point == AFTER_COMMIT, expected);
+        assert_rerun_of(&what, dir.path(), &db.url(), &psql, expected, &finalize);
+    }
 }

@@ -21,11 +21,6 @@ use pgbatch::pipeline::{self, LoadOptions};
 
 use cli::{Cli, Command, MetricsFormat, ServeArgs};
 
-/// mimalloc: the API's many small per-request allocations (rows, buffers, futures) cost
-/// less than with glibc's allocator, whose large frees also consolidate its arenas.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -111,8 +111,8 @@ enum Cell {
 }
 
 impl Cell {
-    /// The value as text, as JSON writes it unquoted and CSV as it is; `None` for text,
-    /// dates and times, which JSON quotes.
+    /// Writes the value as JSON writes it unquoted (and CSV as it is); false, writing
+    /// nothing, for text, dates and times, which JSON quotes.
     fn plain(&self, out: &mut Vec<u8>) -> bool {
         match self {
             Cell::Null => out.extend_from_slice(b"null"),

@@ -12,11 +12,16 @@
 //! 4. Requests at a fixed pace ([`paced`], 1,000 a second, well under what either server
 //!    answers), idle and during the same loads, with and without the cache: the latency a
 //!    reader sees when the client does not saturate the machine (see `api/paced.rs`).
+//! 5. 1 and 2 again with the database on half the cores and every client on the other
+//!    half (`api/cores.rs`): the API against `pgbench` when the database is a server of its
+//!    own, as Aurora is, so that neither client takes CPU from it.
 //!
 //! Reports requests/s and p50/p99 latency of each, and the ratios.
 //! Run: cargo bench --bench api   (needs PostgreSQL's server binaries, `wrk` and `pgbench`)
 
 mod common;
+#[path = "api/cores.rs"]
+mod cores;
 #[path = "api/paced.rs"]
 mod paced;
 
@@ -42,8 +47,9 @@ struct Figures {
     p99: f64,
 }
 
-fn wrk(url: &str) -> Figures {
-    let out = Command::new("wrk")
+/// `wrk` against `url` (on `cores`, or anywhere).
+fn wrk(url: &str, cores: Option<&str>) -> Figures {
+    let out = cores::on(cores, "wrk")
         .args([
             "-t2",
             &format!("-c{CONNECTIONS}"),
@@ -89,7 +95,8 @@ fn millis(value: &str) -> f64 {
     number.parse::<f64>().expect("a wrk latency") * scale
 }
 
-fn pgbench(url: &str, work: &Path, sql: &str) -> Figures {
+/// `pgbench` running `sql` (on `cores`, or anywhere).
+fn pgbench(url: &str, work: &Path, sql: &str, cores: Option<&str>) -> Figures {
     // The route's query with its parameters as pgbench variables.
     let script = sql
         .lines()
@@ -104,7 +111,7 @@ fn pgbench(url: &str, work: &Path, sql: &str) -> Figures {
     std::fs::write(&file, format!("{script};\n")).unwrap();
     let logs = work.join("pgbench");
     std::fs::create_dir_all(&logs).unwrap();
-    let out = Command::new("pgbench")
+    let out = cores::on(cores, "pgbench")
         .current_dir(&logs)
         .args([
             "-n",
@@ -280,14 +287,14 @@ fn main() {
     println!("/rates, region to region, one month; {CONNECTIONS} connections, {SECONDS} s each, one run:");
     // Warmed first: each pooled connection prepares its statements on its first request.
     for warm in [&uncached_target, &target] {
-        let _ = wrk(warm);
+        let _ = wrk(warm, None);
     }
-    let uncached = wrk(&uncached_target);
-    let api = wrk(&target);
+    let uncached = wrk(&uncached_target, None);
+    let api = wrk(&target, None);
     let sql = std::fs::read_to_string(repo.join("sql/queries/rates.sql")).unwrap();
-    let floor = pgbench(&url, work.path(), &sql);
+    let floor = pgbench(&url, work.path(), &sql, None);
 
-    let (during, loads) = reads_during_loads(&url, &jobs, work.path(), || wrk(&target));
+    let (during, loads) = reads_during_loads(&url, &jobs, work.path(), || wrk(&target, None));
 
     println!("| client | requests/s | p50 ms | p99 ms |");
     println!("| --- | --- | --- | --- |");
@@ -313,6 +320,8 @@ fn main() {
         during.p99 / api.p99
     );
     paced_reads(&url, &jobs, work.path(), [&target, &uncached_target]);
+    let servers = [uncached_server.id(), server.id()];
+    split_cores(work.path(), &url, &sql, servers, [&uncached_target, &target]);
     println!(
         "vs the original Flask service's 40 req/s (p99 271 ms, the figure given for this machine): {:.0}x",
         api.rate / 40.0
@@ -348,4 +357,44 @@ fn paced_reads(url: &str, jobs: &str, work: &Path, targets: [&str; 2]) {
             idle.2 + during.2
         );
     }
+}
+
+/// The same reads with the database on half the cores and every client (`wrk`, the API,
+/// `pgbench`) on the other half: see `api/cores.rs`. Last, as the pinning stays.
+fn split_cores(work: &Path, url: &str, sql: &str, servers: [u32; 2], targets: [&str; 2]) {
+    let Some(split) = cores::Split::of_this_machine() else {
+        println!("(one core: the database cannot have cores of its own)");
+        return;
+    };
+    cores::pin(cores::postmaster(&work.join("cluster/data")), &split.database);
+    for server in servers {
+        cores::pin(server, &split.clients);
+    }
+    let clients = Some(split.clients.as_str());
+    for target in targets {
+        let _ = wrk(target, clients);
+    }
+    let [uncached, api] = targets.map(|target| wrk(target, clients));
+    let floor = pgbench(url, work, sql, clients);
+    println!(
+        "The database on cores {} and every client on cores {} (a database on a server of its own):",
+        split.database, split.clients
+    );
+    println!("| client | requests/s | p50 ms | p99 ms |");
+    println!("| --- | --- | --- | --- |");
+    for (name, f) in [
+        ("pgbatch serve --cache-mb 0 (HTTP, JSON)", &uncached),
+        ("pgbatch serve (HTTP, JSON, cache hits)", &api),
+        ("pgbench, the same SQL (prepared)", &floor),
+    ] {
+        println!("| {name} | {:.0} | {:.2} | {:.2} |", f.rate, f.p50, f.p99);
+    }
+    println!(
+        "API without the cache / pgbench throughput, database on cores of its own: {:.2}x",
+        uncached.rate / floor.rate
+    );
+    println!(
+        "API with cache hits / pgbench throughput, database on cores of its own: {:.2}x",
+        api.rate / floor.rate
+    );
 }

@@ -27,6 +27,7 @@ need psql "apt-get install postgresql-client"
 need pgbench "apt-get install postgresql-contrib or postgresql"
 need wrk "apt-get install wrk"
 need curl "apt-get install curl"
+need taskset "apt-get install util-linux"
 need python3 "apt-get install python3"
 [ -x /usr/bin/time ] || missing+=("GNU time (apt-get install time)")
 python3 -c 'import pgpq, psycopg, pyarrow' 2>/dev/null ||

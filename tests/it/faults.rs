@@ -41,7 +41,7 @@ fn files() -> Vec<String> {
 
 /// The rows a whole load writes: every parameter value that is not NA, read from the files
 /// with the csv crate (not through pgbatch).
-fn expected_rows() -> u64 {
+pub(crate) fn expected_rows() -> u64 {
     let mut rows = 0;
     for file in files() {
         let mut reader = csv::Reader::from_path(&file).unwrap();
@@ -59,7 +59,7 @@ fn expected_rows() -> u64 {
 }
 
 /// The load's arguments.
-fn load_args() -> Vec<String> {
+pub(crate) fn load_args() -> Vec<String> {
     ["--json", "load", "air_quality_beijing"]
         .into_iter()
         .map(str::to_owned)
@@ -69,7 +69,7 @@ fn load_args() -> Vec<String> {
 
 /// Starts the load (or `args`) held at `point`; returns the process once it is there, and
 /// the file that releases it.
-fn held(dir: &Path, url: &str, point: &str) -> (Child, PathBuf) {
+pub(crate) fn held(dir: &Path, url: &str, point: &str) -> (Child, PathBuf) {
     held_running(dir, url, point, &load_args())
 }
 
@@ -110,7 +110,7 @@ fn state(psql: &dyn Fn(&str) -> String) -> (u64, u64, u64) {
 }
 
 /// Old state: nothing; new state: every row, and one batch that says so.
-fn assert_state(what: &str, psql: &dyn Fn(&str) -> String, committed: bool, expected: u64) {
+pub(crate) fn assert_state(what: &str, psql: &dyn Fn(&str) -> String, committed: bool, expected: u64) {
     let now = state(psql);
     let want = if committed { (expected, 1, expected) } else { (0, 0, 0) };
     assert_eq!(now, want, "{what}: (rows, batches, rows the ledger says)");

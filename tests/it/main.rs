@@ -27,6 +27,9 @@ mod exits;
 /// A batch killed, or its server stopped, at each step: whole or absent, then loaded once.
 mod faults;
 
+/// Two runs at once: two loads of one batch, a load racing `migrate`.
+mod races;
+
 /// The AWS Batch job definitions, checked against the Batch API model and the exit codes.
 mod jobdefs;
 

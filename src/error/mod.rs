@@ -135,11 +135,17 @@ pub enum ErrorKind {
 }
 
 /// A database error as the server phrased it (message, then detail), or as the client did.
+/// A full disk is named as such: the server's message names only a file.
 fn describe(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
+        let full = if *db.code() == tokio_postgres::error::SqlState::DISK_FULL {
+            "the database server's disk is full: "
+        } else {
+            ""
+        };
         match db.detail() {
-            Some(detail) => format!("{} ({detail})", db.message()),
-            None => db.message().to_owned(),
+            Some(detail) => format!("{full}{} ({detail})", db.message()),
+            None => format!("{full}{}", db.message()),
         }
     } else {
         // The client's own errors (IO, closed connection) carry their causes in a chain.

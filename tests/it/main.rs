@@ -30,6 +30,9 @@ mod faults;
 /// Two runs at once: two loads of one batch, a load racing `migrate`.
 mod races;
 
+/// The server's disk full during a load: rolled back, 75, saying what filled up.
+mod diskfull;
+
 /// The AWS Batch job definitions, checked against the Batch API model and the exit codes.
 mod jobdefs;
 

@@ -121,6 +121,19 @@ pub struct Api {
     cache: cache::ResponseCache,
 }
 
+/// A request's parameters read against `route` as its handler reads them: `path`'s
+/// segments and the query string's `pairs` (decoded), the values bound to its query, or
+/// the status and detail of the problem (always a 4xx). For the fuzz targets (`fuzz/`).
+pub fn read_parameters(
+    route: &route::Route,
+    path: &[(String, String)],
+    pairs: &[(String, String)],
+) -> std::result::Result<Vec<route::Value>, (u16, String)> {
+    params::parameters(route, path, pairs, &axum::http::HeaderMap::new())
+        .map(|(values, _)| values)
+        .map_err(|problem| (problem.status().as_u16(), problem.detail().to_owned()))
+}
+
 /// A pool's failure, by kind: the database's own error, a pool that waited too long for a
 /// free connection (busy, worth a retry), or one that is closed or misbuilt (a bug).
 fn pool_error(db: &str, error: deadpool_postgres::PoolError) -> Error {

@@ -21,6 +21,16 @@ impl Problem {
         }
     }
 
+    /// The status it is answered with.
+    pub(super) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// What it says went wrong.
+    pub(super) fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// A query's failure as the client sees it, classified by the one SQLSTATE table the
     /// loader's exit codes use: the database's data errors come from the client's values
     /// (400), unavailability and temporary failures are 503, a statement timeout 504, and

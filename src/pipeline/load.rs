@@ -123,6 +123,21 @@ pub async fn copy(
     result
 }
 
+/// Opens `file` for `job`: its fields bound to the job's columns (a configuration error
+/// naming the file when they cannot be), the source reading only the fields bound, and the
+/// conformer of its chunks.
+pub fn open_bound(job: &Job, file: &SourceFile) -> Result<(Box<dyn source::Source>, Conformer)> {
+    let mut source = source::open(file, &job.read)?;
+    let binding = Binding::new(job, source.fields()).map_err(|problems| {
+        Error::from(ErrorKind::Config {
+            problems: problems.into_iter().map(|p| format!("{}: {p}", file.display)).collect(),
+        })
+    })?;
+    source.project(&binding.project);
+    let conformer = Conformer::try_new(job, &file.display, file.file_name(), &binding)?;
+    Ok((source, conformer))
+}
+
 /// Reads the files in order; queues one pending result per chunk. An error is queued like
 /// a result, so the consumer meets it in file order.
 fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
@@ -133,23 +148,12 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
         let _ = queue.blocking_send(receiver);
     };
     for (index, file) in files.iter().enumerate() {
-        let opened = source::open(file, &job.read).and_then(|mut source| {
-            // Planned before the transaction (`plan`); bound again here, in case the file
-            // changed since.
-            let binding = Binding::new(job, source.fields()).map_err(|problems| {
-                Error::from(ErrorKind::Config {
-                    problems: problems.into_iter().map(|p| format!("{}: {p}", file.display)).collect(),
-                })
-            })?;
-            source.project(&binding.project);
-            let conformer = Conformer::try_new(job, &file.display, file.file_name(), &binding)?;
-            Ok((source, Arc::new(conformer)))
-        });
-        let (source, conformer) = match opened {
-            Ok(opened) => opened,
+        // Planned before the transaction (`plan`); bound again here, in case the file
+        // changed since.
+        let (mut source, conformer) = match open_bound(job, file) {
+            Ok((source, conformer)) => (source, Arc::new(conformer)),
             Err(error) => return fail(error),
         };
-        let mut source = source;
         loop {
             // Fault injection (tests only, the `failpoints` feature): a panic in the reader.
             fail::fail_point!("source::next_chunk");

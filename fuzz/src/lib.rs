@@ -36,7 +36,9 @@ const TYPES: [PgType; 15] = [
 /// A nullable column of `name`, its type picked by the name's bytes (so that a mutation
 /// of a header changes what its values are read as).
 fn column(name: &str) -> Column {
-    let pick = name.bytes().fold(0usize, |sum, b| sum.wrapping_mul(31).wrapping_add(usize::from(b)));
+    let pick = name
+        .bytes()
+        .fold(0usize, |sum, b| sum.wrapping_mul(31).wrapping_add(usize::from(b)));
     let ty = TYPES[pick % TYPES.len()];
     let (declared, typmod) = match ty {
         PgType::Varchar => ("character varying(12)".to_owned(), 16),
@@ -99,10 +101,10 @@ fn through_a_load(data: &[u8], suffix: &str, format: FormatKind, spec: &str) {
         let encoder = Encoder::new(job.columns.iter().map(|c| c.ty).collect());
         let mut out = bytes::BytesMut::new();
         while let Some(chunk) = source.next_chunk()? {
-            let conformed = conformer.conform(&chunk)?;
+            let rows = conformer.conform(&chunk)?;
             out.clear();
             encoder
-                .encode(&conformed.batch, &mut out)
+                .encode(&rows.batch, &mut out)
                 .map_err(|error| conformer.encode_error(&chunk, &error))?;
         }
         Ok(())
@@ -111,7 +113,12 @@ fn through_a_load(data: &[u8], suffix: &str, format: FormatKind, spec: &str) {
 
 /// Bytes as a CSV file with a header, through a load.
 pub fn csv(data: &[u8]) {
-    through_a_load(data, ".csv", FormatKind::Csv, "table = \"t\"\n[source]\nformat = \"csv\"\n");
+    through_a_load(
+        data,
+        ".csv",
+        FormatKind::Csv,
+        "table = \"t\"\n[source]\nformat = \"csv\"\n",
+    );
 }
 
 /// Bytes as a Parquet file, through a load.
@@ -166,7 +173,12 @@ pub fn params(data: &[u8]) {
     use std::sync::OnceLock;
     static PARSED: OnceLock<Vec<pgbatch::api::route::Route>> = OnceLock::new();
     let routes = PARSED.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql/queries");
+        // From fuzz/ (the fuzz crate) or from the repository (its tests).
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = [manifest.join("sql/queries"), manifest.join("../sql/queries")]
+            .into_iter()
+            .find(|dir| dir.is_dir())
+            .expect("the repository's sql/queries");
         ROUTES
             .iter()
             .map(|name| {
@@ -194,6 +206,9 @@ pub fn params(data: &[u8]) {
         return;
     };
     if let Err((status, detail)) = pgbatch::api::read_parameters(route, &path, &pairs) {
-        assert!((400..500).contains(&status), "a request's parameters answered {status}: {detail}");
+        assert!(
+            (400..500).contains(&status),
+            "a request's parameters answered {status}: {detail}"
+        );
     }
 }

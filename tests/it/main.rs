@@ -33,6 +33,9 @@ mod races;
 /// The server's disk full during a load: rolled back, 75, saying what filled up.
 mod diskfull;
 
+/// The fuzz targets' seeds, kept regressions and mutations (AFL++ itself: fuzz/run).
+mod fuzzing;
+
 /// The AWS Batch job definitions, checked against the Batch API model and the exit codes.
 mod jobdefs;
 

@@ -139,7 +139,19 @@ impl Parquet {
                 self.reader = Some(reader);
                 self.row = 0;
             }
-            match self.reader.as_mut().and_then(Iterator::next) {
+            // The decoder asserts on some damaged files rather than returning an error
+            // (found by fuzzing: a page's lengths past its buffer): bad data all the same.
+            let reader = &mut self.reader;
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                reader.as_mut().and_then(Iterator::next)
+            }))
+            .unwrap_or_else(|panic| {
+                Some(Err(arrow_schema::ArrowError::ParquetError(format!(
+                    "the decoder failed on it ({}): the file is damaged or not written as Parquet says",
+                    crate::error::panic_message(&*panic)
+                ))))
+            });
+            match next {
                 Some(Ok(batch)) => {
                     let chunk = Chunk {
                         positions: Positions::RowGroup {

@@ -81,6 +81,15 @@ fn wrk(url: &str, cores: Option<&str>) -> Figures {
     }
 }
 
+/// A Markdown table of each client's figures.
+fn table(rows: &[(&str, &Figures)]) {
+    println!("| client | requests/s | p50 ms | p99 ms |");
+    println!("| --- | --- | --- | --- |");
+    for (name, f) in rows {
+        println!("| {name} | {:.0} | {:.2} | {:.2} |", f.rate, f.p50, f.p99);
+    }
+}
+
 /// wrk's `1.23ms`, `456.00us`, `1.01s` in milliseconds.
 fn millis(value: &str) -> f64 {
     let (number, scale) = if let Some(n) = value.strip_suffix("us") {
@@ -296,16 +305,12 @@ fn main() {
 
     let (during, loads) = reads_during_loads(&url, &jobs, work.path(), || wrk(&target, None));
 
-    println!("| client | requests/s | p50 ms | p99 ms |");
-    println!("| --- | --- | --- | --- |");
-    for (name, f) in [
+    table(&[
         ("pgbatch serve --cache-mb 0 (HTTP, JSON)", &uncached),
         ("pgbatch serve (HTTP, JSON, cache hits)", &api),
         ("pgbench, the same SQL (prepared)", &floor),
         ("pgbatch serve during replace loads", &during),
-    ] {
-        println!("| {name} | {:.0} | {:.2} | {:.2} |", f.rate, f.p50, f.p99);
-    }
+    ]);
     println!(
         "API without the cache / pgbench throughput: {:.2}x",
         uncached.rate / floor.rate
@@ -380,15 +385,11 @@ fn split_cores(work: &Path, url: &str, sql: &str, servers: [u32; 2], targets: [&
         "The database on cores {} and every client on cores {} (a database on a server of its own):",
         split.database, split.clients
     );
-    println!("| client | requests/s | p50 ms | p99 ms |");
-    println!("| --- | --- | --- | --- |");
-    for (name, f) in [
+    table(&[
         ("pgbatch serve --cache-mb 0 (HTTP, JSON)", &uncached),
         ("pgbatch serve (HTTP, JSON, cache hits)", &api),
         ("pgbench, the same SQL (prepared)", &floor),
-    ] {
-        println!("| {name} | {:.0} | {:.2} | {:.2} |", f.rate, f.p50, f.p99);
-    }
+    ]);
     println!(
         "API without the cache / pgbench throughput, database on cores of its own: {:.2}x",
         uncached.rate / floor.rate

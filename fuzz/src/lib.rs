@@ -2,7 +2,9 @@
 //! request meets them, with no database (the catalog is made up from the input itself).
 //! The one property checked: whatever the bytes, the answer is a value or an error of the
 //! input's kind (bad data, 65; configuration, 78; a 4xx for a request), never a panic and
-//! never an internal error (70). A panic aborts the process: AFL records it as a crash.
+//! never an internal error (70). A panic that leaves a body aborts the process, which AFL
+//! records as a crash; one that pgbatch catches and reports (`fuzz_nohook!`: AFL's own hook
+//! would abort on it first) is judged by the error it becomes.
 
 use std::io::Write as _;
 use std::path::Path;

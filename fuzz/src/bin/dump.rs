@@ -1,4 +1,4 @@
 //! Fuzz target: see `pgbatch_fuzz::dump`.
 fn main() {
-    afl::fuzz!(|data: &[u8]| pgbatch_fuzz::dump(data));
+    afl::fuzz_nohook!(|data: &[u8]| pgbatch_fuzz::dump(data));
 }

@@ -1,4 +1,4 @@
 //! Fuzz target: see `pgbatch_fuzz::params`.
 fn main() {
-    afl::fuzz!(|data: &[u8]| pgbatch_fuzz::params(data));
+    afl::fuzz_nohook!(|data: &[u8]| pgbatch_fuzz::params(data));
 }

@@ -9,18 +9,25 @@
 //! 4. `pgbatch load` of the long CSV, 5. of the long Parquet (timed as whole processes).
 //!
 //! 6. The floor: the server's own `COPY FROM` a binary file of the same rows.
-//! 7. The wide shape (`load/wide.rs`): the 12 files' 18 columns as they are, twelve times
+//! 7. pgloader of the long CSV (peer; once, outside the rounds: `load/pgloader.rs`).
+//! 8. The wide shape (`load/wide.rs`): the 12 files' 18 columns as they are, twelve times
 //!    over (5,049,216 rows), by the same peers, the floor, and pgbatch from CSV and Parquet.
+//! 9. The narrow shape (`load/narrow.rs`): 20,000,000 rows of 3 columns made from the long
+//!    rows, by the same peers.
 //!
-//! `cargo bench --bench load -- long` or `-- wide` runs one shape; `PGBATCH_BENCH_ROUNDS`
+//! `cargo bench --bench load -- long`, `-- wide` or `-- narrow` runs one shape; `PGBATCH_BENCH_ROUNDS`
 //! sets the rounds (5).
 //! Each into a fresh unindexed table; reports seconds, rows/s, the ratios, and how busy the
 //! server was: the share of `pg_stat_activity` samples, over the whole load, in which the
 //! load's backend was active and not waiting for its client (`ClientRead`).
 //! Run: cargo bench --bench load   (needs PostgreSQL's server binaries, like the tests, and
-//! `pip install pgpq 'psycopg[binary]' pyarrow`)
+//! `pip install pgpq 'psycopg[binary]' pyarrow` and `apt-get install pgloader`)
 
 mod common;
+#[path = "load/narrow.rs"]
+mod narrow;
+#[path = "load/pgloader.rs"]
+mod pgloader;
 #[path = "load/shape.rs"]
 mod shape;
 #[path = "load/wide.rs"]
@@ -33,9 +40,10 @@ use std::time::Instant;
 
 use common::{beijing_files, pgbatch, psql};
 use pgbatch::embedded::Cluster;
-use shape::{Load, floor_file, floor_load, report, rounds};
+use shape::{Load, floor_file, floor_load, once, report, rounds};
 
 const LONG_ROWS: u64 = 4_556_243;
+const LONG_FIELDS: [&str; 7] = ["station", "parameter", "time", "value", "unit", "latitude", "longitude"];
 
 #[expect(
     clippy::too_many_lines,
@@ -58,7 +66,15 @@ fn main() {
     let table = "CREATE TABLE {t} (station text NOT NULL, parameter text NOT NULL, time timestamptz NOT NULL, \
                  value double precision, unit text, latitude double precision, longitude double precision) \
                  WITH (autovacuum_enabled = false)";
-    for t in ["wide_in", "peer_copy", "peer_pgpq", "floor_in", "long_in", "long_pq"] {
+    for t in [
+        "wide_in",
+        "peer_copy",
+        "peer_pgpq",
+        "floor_in",
+        "long_in",
+        "long_pq",
+        "peer_pgloader",
+    ] {
         psql(&url, &table.replace("{t}", t));
     }
     let jobs = work.path();
@@ -147,11 +163,30 @@ fn main() {
         ),
     ];
     if wanted("long") {
-        let medians = rounds(&url, &loads, LONG_ROWS);
+        let mut medians = rounds(&url, &loads, LONG_ROWS);
+        let by_pgloader: Load<'_> = (
+            "pgloader, long CSV",
+            "bench_pgloader",
+            "peer_pgloader",
+            pgloader::load(
+                work.path(),
+                "peer_pgloader",
+                pgloader::Csv {
+                    file: &csv,
+                    fields: &LONG_FIELDS,
+                    header: false,
+                    null: None,
+                },
+            ),
+        );
+        medians.push(once(&url, &by_pgloader, LONG_ROWS));
         report("load/beijing long (7 columns)", LONG_ROWS, &medians);
     }
     if wanted("wide") {
         wide::run(&repo, work.path(), &url, &files);
+    }
+    if wanted("narrow") {
+        narrow::run(&repo, work.path(), &url, "wide_in");
     }
     cluster.stop().unwrap();
 }

@@ -26,6 +26,7 @@ fi
 need psql "apt-get install postgresql-client"
 need pgbench "apt-get install postgresql-contrib or postgresql"
 need wrk "apt-get install wrk"
+need pgloader "apt-get install pgloader"
 need curl "apt-get install curl"
 need taskset "apt-get install util-linux"
 need python3 "apt-get install python3"
@@ -59,6 +60,7 @@ trap 'rm -f "$tmp"' EXIT
   echo "- PostgreSQL: $("$bindir/postgres" --version | sed 's/^postgres (PostgreSQL) //'), default settings (fsync on), client and server on this machine"
   echo "- Rust: $(rustc --version)"
   echo "- peers: $(psql --version | head -1); $(pgbench --version); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2);"\
+       "$(pgloader --version | head -1 | tr -d '"');"\
        "pgpq $(python3 -c 'import importlib.metadata as m; print(m.version("pgpq"))'), psycopg $(python3 -c 'import importlib.metadata as m; print(m.version("psycopg"))')"
 } > "$tmp"
 

@@ -19,19 +19,7 @@ pub fn rounds<'a>(url: &str, loads: &'a [Load<'_>], rows: u64) -> Vec<(&'a str, 
     for round in 0..rounds_wanted() {
         let order = (0..loads.len()).map(|i| (i + round) % loads.len());
         for i in order {
-            let ((_, application, table, load), runs) = (&loads[i], &mut results[i]);
-            psql(url, &format!("TRUNCATE {table}"));
-            psql(url, "CHECKPOINT");
-            runs.push(with_server_share(url, application, load));
-            let count = Command::new("psql")
-                .args(["-X", "-At", "-d", url, "-c", &format!("SELECT count(*) FROM {table}")])
-                .output()
-                .expect("psql runs");
-            assert_eq!(
-                String::from_utf8_lossy(&count.stdout).trim(),
-                rows.to_string(),
-                "{table}"
-            );
+            results[i].push(run(url, &loads[i], rows));
         }
     }
     let medians: Vec<(&str, (f64, f64))> = loads
@@ -45,6 +33,29 @@ pub fn rounds<'a>(url: &str, loads: &'a [Load<'_>], rows: u64) -> Vec<(&'a str, 
     medians
 }
 
+/// One load from an empty table after a checkpoint: (seconds, busy share); checks that
+/// the table then holds `rows`.
+fn run(url: &str, (_, application, table, load): &Load<'_>, rows: u64) -> (f64, f64) {
+    psql(url, &format!("TRUNCATE {table}"));
+    psql(url, "CHECKPOINT");
+    let result = with_server_share(url, application, load);
+    let count = Command::new("psql")
+        .args(["-X", "-At", "-d", url, "-c", &format!("SELECT count(*) FROM {table}")])
+        .output()
+        .expect("psql runs");
+    assert_eq!(
+        String::from_utf8_lossy(&count.stdout).trim(),
+        rows.to_string(),
+        "{table}"
+    );
+    result
+}
+
+/// A load run once, outside the rounds (pgloader: minutes a run): its label and result.
+pub fn once<'a>(url: &str, load: &'a Load<'_>, rows: u64) -> (&'a str, (f64, f64)) {
+    (load.0, run(url, load, rows))
+}
+
 /// Rounds per load: `PGBATCH_BENCH_ROUNDS`, 5 by default.
 pub fn rounds_wanted() -> usize {
     std::env::var("PGBATCH_BENCH_ROUNDS")
@@ -54,22 +65,30 @@ pub fn rounds_wanted() -> usize {
 }
 
 /// Prints the table of results: each load's median (seconds, server busy share), against
-/// psql's (the first), pgpq's (the second) and the server's own binary COPY from a file
-/// (the third, the floor).
+/// the server's own binary COPY from a file (the floor), pgpq's, psql's and pgloader's,
+/// each found by its label.
 pub fn report(title: &str, rows: u64, medians: &[(&str, (f64, f64))]) {
     #[expect(clippy::cast_precision_loss, reason = "row counts for a report")]
     let rate = |seconds: f64| rows as f64 / seconds / 1000.0;
-    let (copy, pgpq, floor) = (medians[0].1.0, medians[1].1.0, medians[2].1.0);
-    println!("{title}: {rows} rows, median of {} rounds", rounds_wanted());
-    println!("| load | s | k rows/s | vs floor | vs pgpq | vs psql \\copy | server busy |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let peer = |prefix: &str| {
+        medians
+            .iter()
+            .find(|(label, _)| label.starts_with(prefix) || label.ends_with(prefix))
+            .map_or(f64::NAN, |(_, (seconds, _))| *seconds)
+    };
+    let peers = [peer("(floor)"), peer("pgpq"), peer("psql"), peer("pgloader")];
+    println!(
+        "{title}: {rows} rows, median of {} rounds (pgloader: one run)",
+        rounds_wanted()
+    );
+    println!("| load | s | k rows/s | vs floor | vs pgpq | vs psql \\copy | vs pgloader | server busy |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (label, (seconds, busy)) in medians {
+        let ratios: Vec<String> = peers.iter().map(|p| format!("{:.2}x", p / seconds)).collect();
         println!(
-            "| {label} | {seconds:.2} | {:.0} | {:.2}x | {:.2}x | {:.2}x | {:.0}% |",
+            "| {label} | {seconds:.2} | {:.0} | {} | {:.0}% |",
             rate(*seconds),
-            floor / seconds,
-            pgpq / seconds,
-            copy / seconds,
+            ratios.join(" | "),
             busy * 100.0
         );
     }

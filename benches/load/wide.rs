@@ -8,11 +8,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::common::{pgbatch, psql};
-use crate::shape::{Load, floor_file, floor_load, report, rounds};
-use crate::{path, python};
+use crate::shape::{Load, floor_file, floor_load, once, report, rounds};
+use crate::{path, pgloader, python};
 
 const COPIES: usize = 12;
 const ROWS: u64 = 420_768 * 12;
+/// The table's columns, in the CSV's order, for pgloader.
+const FIELDS: [&str; 18] = [
+    "no", "year", "month", "day", "hour", "pm25", "pm10", "so2", "no2", "co", "o3", "temp", "pres", "dewp", "rain",
+    "wd", "wspm", "station",
+];
 
 const TABLE: &str = "CREATE TABLE {t} (no integer, year integer, month integer, day integer, hour integer, \
      pm25 double precision, pm10 double precision, so2 double precision, no2 double precision, \
@@ -22,7 +27,7 @@ const TABLE: &str = "CREATE TABLE {t} (no integer, year integer, month integer, 
 
 /// Sets up the wide shape and runs its loads in rounds; prints the table of ratios.
 pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
-    for t in ["w_copy", "w_pgpq", "w_floor", "w_csv", "w_pq"] {
+    for t in ["w_copy", "w_pgpq", "w_floor", "w_csv", "w_pq", "w_pgloader"] {
         psql(url, &TABLE.replace("{t}", t));
     }
     let csv = work.join("wide.csv");
@@ -88,7 +93,23 @@ pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
             Box::new(|url| pgbatch(url, &["load", "--force", path(&pq_job), path(&parquet)])),
         ),
     ];
-    let medians = rounds(url, &loads, ROWS);
+    let mut medians = rounds(url, &loads, ROWS);
+    let by_pgloader: Load<'_> = (
+        "pgloader, CSV",
+        "bench_w_pgloader",
+        "w_pgloader",
+        pgloader::load(
+            work,
+            "w_pgloader",
+            pgloader::Csv {
+                file: &csv,
+                fields: &FIELDS,
+                header: true,
+                null: Some("NA"),
+            },
+        ),
+    );
+    medians.push(once(url, &by_pgloader, ROWS));
     report("load/beijing wide (18 columns)", ROWS, &medians);
 }
 

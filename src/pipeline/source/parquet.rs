@@ -5,6 +5,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
+use parquet::errors::ParquetError;
 
 use crate::error::{Error, Location, Position, Result, RowError};
 use crate::job::SourceOptions;
@@ -39,7 +40,7 @@ impl Parquet {
     /// Opens the file and reads its footer.
     pub fn open(file: &SourceFile, options: &SourceOptions) -> Result<Self> {
         let handle = open_blob(file)?;
-        let metadata = match ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new()) {
+        let metadata = match load_metadata(&handle) {
             Ok(metadata) => metadata,
             Err(error) => return Err(not_parquet(&handle, &file.display, &error)),
         };
@@ -130,27 +131,26 @@ impl Parquet {
                     )));
                 }
                 let handle = self.file.clone();
-                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata.clone())
-                    .with_projection(self.projection.clone())
-                    .with_row_groups(vec![self.row_group])
-                    .with_batch_size(self.batch_rows(group))
-                    .build()
-                    .map_err(|error| self.error(format!("cannot read the row group: {error}")))?;
+                let rows = self.batch_rows(group);
+                let reader = guarded(
+                    || {
+                        ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata.clone())
+                            .with_projection(self.projection.clone())
+                            .with_row_groups(vec![self.row_group])
+                            .with_batch_size(rows)
+                            .build()
+                    },
+                    |damaged| Err(ParquetError::General(damaged)),
+                )
+                .map_err(|error| self.error(format!("cannot read the row group: {error}")))?;
                 self.reader = Some(reader);
                 self.row = 0;
             }
-            // The decoder asserts on some damaged files rather than returning an error
-            // (found by fuzzing: a page's lengths past its buffer): bad data all the same.
             let reader = &mut self.reader;
-            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                reader.as_mut().and_then(Iterator::next)
-            }))
-            .unwrap_or_else(|panic| {
-                Some(Err(arrow_schema::ArrowError::ParquetError(format!(
-                    "the decoder failed on it ({}): the file is damaged or not written as Parquet says",
-                    crate::error::panic_message(&*panic)
-                ))))
-            });
+            let next = guarded(
+                || reader.as_mut().and_then(Iterator::next),
+                |damaged| Some(Err(arrow_schema::ArrowError::ParquetError(damaged))),
+            );
             match next {
                 Some(Ok(batch)) => {
                     let chunk = Chunk {
@@ -206,14 +206,35 @@ impl Source for Parquet {
 /// The file cannot be read, or is not Parquet.
 pub(crate) fn row_group_bytes(file: &SourceFile) -> Result<Vec<u64>> {
     let handle = open_blob(file)?;
-    let metadata = ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new())
-        .map_err(|error| not_parquet(&handle, &file.display, &error))?;
+    let metadata = load_metadata(&handle).map_err(|error| not_parquet(&handle, &file.display, &error))?;
     Ok(metadata
         .metadata()
         .row_groups()
         .iter()
         .map(|group| u64::try_from(group.compressed_size()).unwrap_or(0))
         .collect())
+}
+
+/// The file's footer, read and checked.
+fn load_metadata(handle: &Blob) -> std::result::Result<ArrowReaderMetadata, ParquetError> {
+    guarded(
+        || ArrowReaderMetadata::load(handle, ArrowReaderOptions::new()),
+        |damaged| Err(ParquetError::General(damaged)),
+    )
+}
+
+/// Runs a call into the parquet crate, whose decoder asserts on some damaged files rather
+/// than returning an error (found by fuzzing: a page's lengths past its buffer, a column
+/// chunk's negative start, a dictionary missing): such a panic becomes the error `damaged`
+/// makes of what it said, bad data like any other damaged file. Every call that reads the
+/// file's bytes goes through here: its footer, a row group's reader, each step of it.
+fn guarded<T>(call: impl FnOnce() -> T, damaged: impl FnOnce(String) -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|panic| {
+        damaged(format!(
+            "the decoder failed on it ({}): the file is damaged or not written as Parquet says",
+            crate::error::panic_message(&*panic)
+        ))
+    })
 }
 
 /// A file that is not what it was when the batch was planned (a read error: worth a retry,
@@ -229,7 +250,7 @@ fn changed(file: &SourceFile, what: &str) -> Error {
 /// The error for a file that is not readable Parquet, saying what it looks like when its
 /// first bytes tell: text (a CSV file?) or a compressed stream is a configuration error
 /// (the job reads it with the wrong format); anything else is a damaged file (bad data).
-fn not_parquet(handle: &Blob, display: &str, error: &parquet::errors::ParquetError) -> Error {
+fn not_parquet(handle: &Blob, display: &str, error: &ParquetError) -> Error {
     use parquet::file::reader::{ChunkReader as _, Length as _};
     let head = handle
         .get_bytes(0, usize::try_from(handle.len().min(256)).unwrap_or(256))

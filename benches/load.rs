@@ -8,7 +8,8 @@
 //!    client; timed by the script from connect to commit, so Python's start is not counted).
 //! 4. `pgbatch load` of the long CSV, 5. of the long Parquet (timed as whole processes).
 //!
-//! 6. The floor: the server's own `COPY FROM` a binary file of the same rows.
+//! 6. The floor: the server's own `COPY FROM` a binary file of the same rows; and the same
+//!    file sent by psql's `\copy`, the floor through a socket (a client with no work).
 //! 7. pgloader of the long CSV (peer; once, outside the rounds: `load/pgloader.rs`).
 //! 8. The wide shape (`load/wide.rs`): the 12 files' 18 columns as they are, twelve times
 //!    over (5,049,216 rows), by the same peers, the floor, and pgbatch from CSV and Parquet.
@@ -40,7 +41,7 @@ use std::time::Instant;
 
 use common::{beijing_files, pgbatch, psql};
 use pgbatch::embedded::Cluster;
-use shape::{Load, floor_file, floor_load, once, report, rounds};
+use shape::{Load, client_floor_load, floor_file, floor_load, once, report, rounds};
 
 const LONG_ROWS: u64 = 4_556_243;
 const LONG_FIELDS: [&str; 7] = ["station", "parameter", "time", "value", "unit", "latitude", "longitude"];
@@ -115,7 +116,7 @@ fn main() {
         .collect();
     let shapes: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |shape: &str| shapes.is_empty() || shapes.iter().any(|s| s == shape);
-    let loads: [Load<'_>; 6] = [
+    let loads: [Load<'_>; 7] = [
         (
             "psql \\copy, long CSV",
             "bench_psql",
@@ -142,6 +143,12 @@ fn main() {
             "bench_floor",
             "floor_in",
             floor_load("floor_in", &floor),
+        ),
+        (
+            "psql \\copy of that binary file (no client work)",
+            "bench_cfloor",
+            "cfloor_in",
+            client_floor_load("cfloor_in", &floor),
         ),
         (
             "pgbatch, long CSV",

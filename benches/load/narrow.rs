@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::common::{pgbatch, psql};
-use crate::shape::{Load, floor_file, floor_load, once, report, rounds};
+use crate::shape::{Load, client_floor_load, floor_file, floor_load, once, report, rounds};
 use crate::{path, pgloader, python};
 
 const ROWS: u64 = 20_000_000;
@@ -17,7 +17,7 @@ const TABLE: &str = "CREATE TABLE {t} (station text NOT NULL, time timestamptz N
 /// Sets up the narrow shape from the long rows in `long_table` and runs its loads in rounds
 /// (pgloader once); prints the table of ratios.
 pub fn run(repo: &Path, work: &Path, url: &str, long_table: &str) {
-    for t in ["n_copy", "n_pgpq", "n_floor", "n_csv", "n_pq", "n_pgloader"] {
+    for t in ["n_copy", "n_pgpq", "n_floor", "n_csv", "n_pq", "n_pgloader", "n_cfloor"] {
         psql(url, &TABLE.replace("{t}", t));
     }
     let csv = work.join("narrow.csv");
@@ -48,7 +48,7 @@ pub fn run(repo: &Path, work: &Path, url: &str, long_table: &str) {
     let floor = work.join("narrow.bin");
     floor_file(url, "SELECT * FROM n_csv", &floor);
     let pgpq_script = repo.join("benches/peers/pgpq_load.py");
-    let loads: [Load<'_>; 5] = [
+    let loads: [Load<'_>; 6] = [
         (
             "psql \\copy, CSV",
             "bench_n_psql",
@@ -75,6 +75,12 @@ pub fn run(repo: &Path, work: &Path, url: &str, long_table: &str) {
             "bench_n_floor",
             "n_floor",
             floor_load("n_floor", &floor),
+        ),
+        (
+            "psql \\copy of that binary file (no client work)",
+            "bench_n_cfloor",
+            "n_cfloor",
+            client_floor_load("n_cfloor", &floor),
         ),
         (
             "pgbatch, CSV",

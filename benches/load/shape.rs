@@ -76,7 +76,7 @@ pub fn report(title: &str, rows: u64, medians: &[(&str, (f64, f64))]) {
             .find(|(label, _)| label.starts_with(prefix) || label.ends_with(prefix))
             .map_or(f64::NAN, |(_, (seconds, _))| *seconds)
     };
-    let peers = [peer("(floor)"), peer("pgpq"), peer("psql"), peer("pgloader")];
+    let peers = [peer("(floor)"), peer("pgpq"), peer("psql \\copy,"), peer("pgloader")];
     println!(
         "{title}: {rows} rows, median of {} rounds (pgloader: one run)",
         rounds_wanted()
@@ -93,7 +93,7 @@ pub fn report(title: &str, rows: u64, medians: &[(&str, (f64, f64))]) {
         );
     }
     println!(
-        "(vs floor: the server's own COPY FROM a binary file, 1.00x at best; server busy: the share of the load in which its backend was not waiting for the client)"
+        "(vs floor: the server's own COPY FROM a binary file, 1.00x at best; psql \\copy of that file: the floor through a socket, a client with no work; server busy: the share of the load in which its backend was not waiting for the client)"
     );
 }
 
@@ -113,6 +113,20 @@ pub fn floor_file(url: &str, source: &str, file: &Path) {
         dir = d.parent();
     }
     let _ = Command::new("chmod").arg("a+r").arg(file).status();
+}
+
+/// The floor for a client: psql's `\copy` of the same binary file, sent over the socket by
+/// a client with nothing to parse or encode. What a socket costs the server over reading a
+/// file itself is the gap between this and [`floor_load`]; no client can do better.
+pub fn client_floor_load<'a>(table: &'a str, file: &'a Path) -> Box<dyn Fn(&str) -> f64 + 'a> {
+    Box::new(move |url| {
+        let started = Instant::now();
+        psql(
+            url,
+            &format!("\\copy {table} FROM '{}' (FORMAT binary)", file.display()),
+        );
+        started.elapsed().as_secs_f64()
+    })
 }
 
 /// A load of the floor file into `table`, for [`rounds`].

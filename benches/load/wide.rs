@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::common::{pgbatch, psql};
-use crate::shape::{Load, floor_file, floor_load, once, report, rounds};
+use crate::shape::{Load, client_floor_load, floor_file, floor_load, once, report, rounds};
 use crate::{path, pgloader, python};
 
 const COPIES: usize = 12;
@@ -27,7 +27,7 @@ const TABLE: &str = "CREATE TABLE {t} (no integer, year integer, month integer, 
 
 /// Sets up the wide shape and runs its loads in rounds; prints the table of ratios.
 pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
-    for t in ["w_copy", "w_pgpq", "w_floor", "w_csv", "w_pq", "w_pgloader"] {
+    for t in ["w_copy", "w_pgpq", "w_floor", "w_csv", "w_pq", "w_pgloader", "w_cfloor"] {
         psql(url, &TABLE.replace("{t}", t));
     }
     let csv = work.join("wide.csv");
@@ -49,7 +49,7 @@ pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
     let floor = work.join("wide.bin");
     floor_file(url, "SELECT * FROM w_csv", &floor);
     let pgpq_script = repo.join("benches/peers/pgpq_load.py");
-    let loads: [Load<'_>; 5] = [
+    let loads: [Load<'_>; 6] = [
         (
             "psql \\copy, CSV",
             "bench_w_psql",
@@ -79,6 +79,12 @@ pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
             "bench_w_floor",
             "w_floor",
             floor_load("w_floor", &floor),
+        ),
+        (
+            "psql \\copy of that binary file (no client work)",
+            "bench_w_cfloor",
+            "w_cfloor",
+            client_floor_load("w_cfloor", &floor),
         ),
         (
             "pgbatch, CSV",

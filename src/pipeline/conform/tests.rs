@@ -72,6 +72,21 @@ fn integers_accept_whole_floats_and_null_markers() {
 }
 
 #[test]
+fn an_empty_field_is_null_only_when_the_empty_marker_is_listed() {
+    let mut t = target(PgType::Text);
+    let array = parse(&["", "NA", "x"], &t).unwrap();
+    let texts = array.as_string::<i32>();
+    assert_eq!((texts.is_null(0), texts.is_null(1), texts.value(2)), (true, true, "x"));
+    t.parse.null = vec!["NA".into()];
+    let array = parse(&["", "NA", "N"], &t).unwrap();
+    let texts = array.as_string::<i32>();
+    assert_eq!(
+        (texts.is_valid(0), texts.value(0), texts.is_null(1), texts.value(2)),
+        (true, "", true, "N")
+    );
+}
+
+#[test]
 fn decimal_comma_error_names_the_separator() {
     let error = parse(&["1", "12,5"], &target(PgType::Int4)).unwrap_err();
     assert_eq!(

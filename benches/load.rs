@@ -75,6 +75,7 @@ fn main() {
         "long_in",
         "long_pq",
         "peer_pgloader",
+        "cfloor_in",
     ] {
         psql(&url, &table.replace("{t}", t));
     }

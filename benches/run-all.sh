@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark, side by side with its peers, in one run, into benches/RESULTS.md.
 #
-#   bash benches/run-all.sh            # all of them (about 40 minutes on 2 cores, 16 GB of disk)
+#   bash benches/run-all.sh            # all of them (25 to 45 minutes on 2 cores, 16 GB of disk)
 #   bash benches/run-all.sh load api   # some of them: load, api, memory, shards, encode
 #
 # Each benchmark starts its own private PostgreSQL (initdb into a temporary directory,

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::common::{pgbatch, psql};
-use crate::shape::{Load, client_floor_load, floor_file, floor_load, once, report, rounds};
+use crate::shape::{Load, client_floor_load, floor_file, floor_load, jobs, once, report, rounds};
 use crate::{path, pgloader, python};
 
 const ROWS: u64 = 20_000_000;
@@ -21,15 +21,7 @@ pub fn run(repo: &Path, work: &Path, url: &str, long_table: &str) {
         psql(url, &TABLE.replace("{t}", t));
     }
     let csv = work.join("narrow.csv");
-    psql(
-        url,
-        &format!(
-            "\\copy (SELECT station, to_char((time + copy * interval '5 years') AT TIME ZONE 'UTC', \
-             'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), value FROM generate_series(0, 4) AS copy, {long_table} \
-             LIMIT {ROWS}) TO '{}' (FORMAT csv)",
-            csv.display()
-        ),
-    );
+    write_csv(url, long_table, &csv);
     let parquet = work.join("narrow.parquet");
     python(&[
         path(&repo.join("benches/peers/to_parquet.py")),
@@ -37,13 +29,11 @@ pub fn run(repo: &Path, work: &Path, url: &str, long_table: &str) {
         path(&parquet),
         "narrow",
     ]);
-    let (csv_job, pq_job) = (work.join("narrow.toml"), work.join("narrow_pq.toml"));
-    std::fs::write(
-        &csv_job,
-        "name = \"bench_n_csv\"\ntable = \"n_csv\"\n[source]\nheader = false\nfields = [\"station\", \"time\", \"value\"]\n",
-    )
-    .unwrap();
-    std::fs::write(&pq_job, "name = \"bench_n_pq\"\ntable = \"n_pq\"\n").unwrap();
+    let (csv_job, pq_job) = jobs(
+        work,
+        "n_",
+        "header = false\nfields = [\"station\", \"time\", \"value\"]\n",
+    );
     pgbatch(url, &["load", path(&csv_job), path(&csv)]);
     let floor = work.join("narrow.bin");
     floor_file(url, "SELECT * FROM n_csv", &floor);
@@ -96,21 +86,27 @@ pub fn run(repo: &Path, work: &Path, url: &str, long_table: &str) {
         ),
     ];
     let mut medians = rounds(url, &loads, ROWS);
-    let by_pgloader: Load<'_> = (
-        "pgloader, CSV",
-        "bench_n_pgloader",
-        "n_pgloader",
-        pgloader::load(
-            work,
-            "n_pgloader",
-            pgloader::Csv {
-                file: &csv,
-                fields: &["station", "time", "value"],
-                header: false,
-                null: None,
-            },
-        ),
-    );
+    let csv_file = pgloader::Csv {
+        file: &csv,
+        fields: &["station", "time", "value"],
+        header: false,
+        null: None,
+    };
+    let by_pgloader = pgloader::peer(work, "pgloader, CSV", "bench_n_pgloader", "n_pgloader", csv_file);
     medians.push(once(url, &by_pgloader, ROWS));
     report("load/narrow (3 columns)", ROWS, &medians);
+}
+
+/// The narrow rows as CSV: the long rows of `long_table` five times over, each copy's times
+/// five years on, [`ROWS`] of them.
+fn write_csv(url: &str, long_table: &str, csv: &Path) {
+    psql(
+        url,
+        &format!(
+            "\\copy (SELECT station, to_char((time + copy * interval '5 years') AT TIME ZONE 'UTC', \
+             'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), value FROM generate_series(0, 4) AS copy, {long_table} \
+             LIMIT {ROWS}) TO '{}' (FORMAT csv)",
+            csv.display()
+        ),
+    );
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use crate::shape::Load;
+
 /// What pgloader is told about a CSV file: its fields (named as the table's columns), whether
 /// a header line comes first, and the field value that means NULL (besides an empty one).
 pub struct Csv<'a> {
@@ -14,6 +16,12 @@ pub struct Csv<'a> {
     pub fields: &'a [&'a str],
     pub header: bool,
     pub null: Option<&'a str>,
+}
+
+/// pgloader's load of `csv` into `table` as a [`Load`], labelled `label`, connecting as
+/// `application`.
+pub fn peer<'a>(work: &'a Path, label: &'a str, application: &'a str, table: &'a str, csv: Csv<'a>) -> Load<'a> {
+    (label, application, table, load(work, table, csv))
 }
 
 /// A load of `csv` into `table` by pgloader, for [`crate::shape::once`]: writes its command

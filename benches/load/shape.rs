@@ -1,6 +1,6 @@
 //! What both shapes of the load bench share: loads run in rounds, the report with ratios.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -95,6 +95,20 @@ pub fn report(title: &str, rows: u64, medians: &[(&str, (f64, f64))]) {
     println!(
         "(vs floor: the server's own COPY FROM a binary file, 1.00x at best; psql \\copy of that file: the floor through a socket, a client with no work; server busy: the share of the load in which its backend was not waiting for the client)"
     );
+}
+
+/// The two jobs of a shape, into `work`: `{prefix}csv.toml` loads the CSV into table
+/// `{prefix}csv` (with `csv_source`, the lines after `[source]`), `{prefix}pq.toml` the
+/// Parquet file into `{prefix}pq`.
+pub fn jobs(work: &Path, prefix: &str, csv_source: &str) -> (PathBuf, PathBuf) {
+    let (csv_job, pq_job) = (
+        work.join(format!("{prefix}csv.toml")),
+        work.join(format!("{prefix}pq.toml")),
+    );
+    let job = |kind: &str| format!("name = \"bench_{prefix}{kind}\"\ntable = \"{prefix}{kind}\"\n");
+    std::fs::write(&csv_job, format!("{}[source]\n{csv_source}", job("csv"))).unwrap();
+    std::fs::write(&pq_job, job("pq")).unwrap();
+    (csv_job, pq_job)
 }
 
 /// The floor: the server's own `COPY FROM` a binary file it reads itself, no client work.

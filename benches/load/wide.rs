@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::common::{pgbatch, psql};
-use crate::shape::{Load, client_floor_load, floor_file, floor_load, once, report, rounds};
+use crate::shape::{Load, client_floor_load, floor_file, floor_load, jobs, once, report, rounds};
 use crate::{path, pgloader, python};
 
 const COPIES: usize = 12;
@@ -38,13 +38,7 @@ pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
         path(&csv),
         path(&parquet),
     ]);
-    let (csv_job, pq_job) = (work.join("wide18.toml"), work.join("wide18_pq.toml"));
-    std::fs::write(
-        &csv_job,
-        "name = \"bench_w_csv\"\ntable = \"w_csv\"\n[source]\nnull = [\"NA\"]\n[columns.pm25]\nfrom = \"PM2.5\"\n",
-    )
-    .unwrap();
-    std::fs::write(&pq_job, "name = \"bench_w_pq\"\ntable = \"w_pq\"\n").unwrap();
+    let (csv_job, pq_job) = jobs(work, "w_", "null = [\"NA\"]\n[columns.pm25]\nfrom = \"PM2.5\"\n");
     pgbatch(url, &["load", path(&csv_job), path(&csv)]);
     let floor = work.join("wide.bin");
     floor_file(url, "SELECT * FROM w_csv", &floor);
@@ -100,21 +94,13 @@ pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
         ),
     ];
     let mut medians = rounds(url, &loads, ROWS);
-    let by_pgloader: Load<'_> = (
-        "pgloader, CSV",
-        "bench_w_pgloader",
-        "w_pgloader",
-        pgloader::load(
-            work,
-            "w_pgloader",
-            pgloader::Csv {
-                file: &csv,
-                fields: &FIELDS,
-                header: true,
-                null: Some("NA"),
-            },
-        ),
-    );
+    let csv_file = pgloader::Csv {
+        file: &csv,
+        fields: &FIELDS,
+        header: true,
+        null: Some("NA"),
+    };
+    let by_pgloader = pgloader::peer(work, "pgloader, CSV", "bench_w_pgloader", "w_pgloader", csv_file);
     medians.push(once(url, &by_pgloader, ROWS));
     report("load/beijing wide (18 columns)", ROWS, &medians);
 }

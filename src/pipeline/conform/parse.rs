@@ -125,7 +125,7 @@ pub(super) fn parse_strings(strings: &StringArray, target: &LoadColumn, at: &At<
         if v.is_empty() {
             empty_is_null
         } else {
-            markers.iter().any(|m| *m == v)
+            markers.contains(&v)
         }
     };
     // Yields each row's text, or None for NULL (a NULL, or a null marker).

@@ -41,7 +41,7 @@ use std::time::Instant;
 
 use common::{beijing_files, pgbatch, psql};
 use pgbatch::embedded::Cluster;
-use shape::{Load, client_floor_load, floor_file, floor_load, once, report, rounds};
+use shape::{Load, client_floor_load, floor_file, floor_load, load, once, report, rounds};
 
 const LONG_ROWS: u64 = 4_556_243;
 const LONG_FIELDS: [&str; 7] = ["station", "parameter", "time", "value", "unit", "latitude", "longitude"];
@@ -118,7 +118,7 @@ fn main() {
     let shapes: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |shape: &str| shapes.is_empty() || shapes.iter().any(|s| s == shape);
     let loads: [Load<'_>; 7] = [
-        (
+        load(
             "psql \\copy, long CSV",
             "bench_psql",
             "peer_copy",
@@ -128,7 +128,7 @@ fn main() {
                 started.elapsed().as_secs_f64()
             }),
         ),
-        (
+        load(
             "pgpq + psycopg, long Parquet",
             "bench_pgpq",
             "peer_pgpq",
@@ -139,31 +139,31 @@ fn main() {
                     .expect("the pgpq script prints its seconds")
             }),
         ),
-        (
+        load(
             "server COPY FROM binary file (floor)",
             "bench_floor",
             "floor_in",
             floor_load("floor_in", &floor),
         ),
-        (
+        load(
             "psql \\copy of that binary file (no client work)",
             "bench_cfloor",
             "cfloor_in",
             client_floor_load("cfloor_in", &floor),
         ),
-        (
+        load(
             "pgbatch, long CSV",
             "bench_long",
             "long_in",
             Box::new(|url| pgbatch(url, &["load", "--force", path(&long_job), path(&csv)])),
         ),
-        (
+        load(
             "pgbatch, long Parquet",
             "bench_long_pq",
             "long_pq",
             Box::new(|url| pgbatch(url, &["load", "--force", path(&pq_job), path(&parquet)])),
         ),
-        (
+        load(
             "pgbatch, 12 wide CSV files",
             "bench_wide",
             "wide_in",
@@ -172,7 +172,7 @@ fn main() {
     ];
     if wanted("long") {
         let mut medians = rounds(&url, &loads, LONG_ROWS);
-        let by_pgloader: Load<'_> = (
+        let by_pgloader: Load<'_> = load(
             "pgloader, long CSV",
             "bench_pgloader",
             "peer_pgloader",

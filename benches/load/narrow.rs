@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use crate::common::{pgbatch, psql};
-use crate::shape::{Load, client_floor_load, floor_file, floor_load, jobs, once, report, rounds};
-use crate::{path, pgloader, python};
+use crate::common::psql;
+use crate::shape::{Shape, run_shape};
+use crate::{path, python};
 
 const ROWS: u64 = 20_000_000;
 
@@ -29,72 +29,19 @@ pub fn run(repo: &Path, work: &Path, url: &str, long_table: &str) {
         path(&parquet),
         "narrow",
     ]);
-    let (csv_job, pq_job) = jobs(
-        work,
-        "n_",
-        "header = false\nfields = [\"station\", \"time\", \"value\"]\n",
-    );
-    pgbatch(url, &["load", path(&csv_job), path(&csv)]);
-    let floor = work.join("narrow.bin");
-    floor_file(url, "SELECT * FROM n_csv", &floor);
-    let pgpq_script = repo.join("benches/peers/pgpq_load.py");
-    let loads: [Load<'_>; 6] = [
-        (
-            "psql \\copy, CSV",
-            "bench_n_psql",
-            "n_copy",
-            Box::new(|url| {
-                let started = std::time::Instant::now();
-                psql(url, &format!("\\copy n_copy FROM '{}' (FORMAT csv)", csv.display()));
-                started.elapsed().as_secs_f64()
-            }),
-        ),
-        (
-            "pgpq + psycopg, Parquet",
-            "bench_n_pgpq",
-            "n_pgpq",
-            Box::new(|url| {
-                python(&[path(&pgpq_script), url, "n_pgpq", path(&parquet)])
-                    .trim()
-                    .parse()
-                    .expect("the pgpq script prints its seconds")
-            }),
-        ),
-        (
-            "server COPY FROM binary file (floor)",
-            "bench_n_floor",
-            "n_floor",
-            floor_load("n_floor", &floor),
-        ),
-        (
-            "psql \\copy of that binary file (no client work)",
-            "bench_n_cfloor",
-            "n_cfloor",
-            client_floor_load("n_cfloor", &floor),
-        ),
-        (
-            "pgbatch, CSV",
-            "bench_n_csv",
-            "n_csv",
-            Box::new(|url| pgbatch(url, &["load", "--force", path(&csv_job), path(&csv)])),
-        ),
-        (
-            "pgbatch, Parquet",
-            "bench_n_pq",
-            "n_pq",
-            Box::new(|url| pgbatch(url, &["load", "--force", path(&pq_job), path(&parquet)])),
-        ),
-    ];
-    let mut medians = rounds(url, &loads, ROWS);
-    let csv_file = pgloader::Csv {
-        file: &csv,
+    let shape = Shape {
+        title: "load/narrow (3 columns)",
+        prefix: "n_",
+        rows: ROWS,
+        csv: &csv,
+        parquet: &parquet,
+        csv_source: "header = false\nfields = [\"station\", \"time\", \"value\"]\n",
+        csv_options: "FORMAT csv",
         fields: &["station", "time", "value"],
         header: false,
         null: None,
     };
-    let by_pgloader = pgloader::peer(work, "pgloader, CSV", "bench_n_pgloader", "n_pgloader", csv_file);
-    medians.push(once(url, &by_pgloader, ROWS));
-    report("load/narrow (3 columns)", ROWS, &medians);
+    run_shape(repo, work, url, &shape);
 }
 
 /// The narrow rows as CSV: the long rows of `long_table` five times over, each copy's times

@@ -20,16 +20,22 @@ pub struct Csv<'a> {
 
 /// pgloader's load of `csv` into `table` as a [`Load`], labelled `label`, connecting as
 /// `application`.
-pub fn peer<'a>(work: &'a Path, label: &'a str, application: &'a str, table: &'a str, csv: Csv<'a>) -> Load<'a> {
-    (label, application, table, load(work, table, csv))
+pub fn peer<'a>(work: &'a Path, label: &str, application: &str, table: &str, csv: Csv<'a>) -> Load<'a> {
+    (
+        label.to_owned(),
+        application.to_owned(),
+        table.to_owned(),
+        load(work, table, csv),
+    )
 }
 
 /// A load of `csv` into `table` by pgloader, for [`crate::shape::once`]: writes its command
 /// file into `work` and runs `pgloader` on it, connecting as the key-value `url` says.
-pub fn load<'a>(work: &'a Path, table: &'a str, csv: Csv<'a>) -> Box<dyn Fn(&str) -> f64 + 'a> {
+pub fn load<'a>(work: &'a Path, table: &str, csv: Csv<'a>) -> Box<dyn Fn(&str) -> f64 + 'a> {
+    let table = table.to_owned();
     Box::new(move |url| {
         let command = work.join(format!("{table}.load"));
-        std::fs::write(&command, command_file(url, table, &csv)).unwrap();
+        std::fs::write(&command, command_file(url, &table, &csv)).unwrap();
         let started = Instant::now();
         let out = Command::new("pgloader")
             .arg("--quiet")

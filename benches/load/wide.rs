@@ -5,11 +5,10 @@
 
 use std::io::{BufRead as _, Write as _};
 use std::path::Path;
-use std::time::Instant;
 
-use crate::common::{pgbatch, psql};
-use crate::shape::{Load, client_floor_load, floor_file, floor_load, jobs, once, report, rounds};
-use crate::{path, pgloader, python};
+use crate::common::psql;
+use crate::shape::{Shape, run_shape};
+use crate::{path, python};
 
 const COPIES: usize = 12;
 const ROWS: u64 = 420_768 * 12;
@@ -38,71 +37,19 @@ pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
         path(&csv),
         path(&parquet),
     ]);
-    let (csv_job, pq_job) = jobs(work, "w_", "null = [\"NA\"]\n[columns.pm25]\nfrom = \"PM2.5\"\n");
-    pgbatch(url, &["load", path(&csv_job), path(&csv)]);
-    let floor = work.join("wide.bin");
-    floor_file(url, "SELECT * FROM w_csv", &floor);
-    let pgpq_script = repo.join("benches/peers/pgpq_load.py");
-    let loads: [Load<'_>; 6] = [
-        (
-            "psql \\copy, CSV",
-            "bench_w_psql",
-            "w_copy",
-            Box::new(|url| {
-                let started = Instant::now();
-                psql(
-                    url,
-                    &format!("\\copy w_copy FROM '{}' (FORMAT csv, HEADER, NULL 'NA')", csv.display()),
-                );
-                started.elapsed().as_secs_f64()
-            }),
-        ),
-        (
-            "pgpq + psycopg, Parquet",
-            "bench_w_pgpq",
-            "w_pgpq",
-            Box::new(|url| {
-                python(&[path(&pgpq_script), url, "w_pgpq", path(&parquet)])
-                    .trim()
-                    .parse()
-                    .expect("the pgpq script prints its seconds")
-            }),
-        ),
-        (
-            "server COPY FROM binary file (floor)",
-            "bench_w_floor",
-            "w_floor",
-            floor_load("w_floor", &floor),
-        ),
-        (
-            "psql \\copy of that binary file (no client work)",
-            "bench_w_cfloor",
-            "w_cfloor",
-            client_floor_load("w_cfloor", &floor),
-        ),
-        (
-            "pgbatch, CSV",
-            "bench_w_csv",
-            "w_csv",
-            Box::new(|url| pgbatch(url, &["load", "--force", path(&csv_job), path(&csv)])),
-        ),
-        (
-            "pgbatch, Parquet",
-            "bench_w_pq",
-            "w_pq",
-            Box::new(|url| pgbatch(url, &["load", "--force", path(&pq_job), path(&parquet)])),
-        ),
-    ];
-    let mut medians = rounds(url, &loads, ROWS);
-    let csv_file = pgloader::Csv {
-        file: &csv,
+    let shape = Shape {
+        title: "load/beijing wide (18 columns)",
+        prefix: "w_",
+        rows: ROWS,
+        csv: &csv,
+        parquet: &parquet,
+        csv_source: "null = [\"NA\"]\n[columns.pm25]\nfrom = \"PM2.5\"\n",
+        csv_options: "FORMAT csv, HEADER, NULL 'NA'",
         fields: &FIELDS,
         header: true,
         null: Some("NA"),
     };
-    let by_pgloader = pgloader::peer(work, "pgloader, CSV", "bench_w_pgloader", "w_pgloader", csv_file);
-    medians.push(once(url, &by_pgloader, ROWS));
-    report("load/beijing wide (18 columns)", ROWS, &medians);
+    run_shape(repo, work, url, &shape);
 }
 
 /// The 12 files as one CSV, header once, [`COPIES`] times over.

@@ -65,8 +65,10 @@ pub fn parse_offset(tz: &str) -> Option<FixedOffset> {
         _ => return None,
     };
     let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
-    let seconds = hours.parse::<i32>().ok()? * 3600 + minutes.parse::<i32>().ok()? * 60;
-    FixedOffset::east_opt(sign * seconds)
+    // Bounded before they are multiplied: a long run of digits overflowed (found by fuzzing).
+    let hours = hours.parse::<i32>().ok().filter(|h| (0..24).contains(h))?;
+    let minutes = minutes.parse::<i32>().ok().filter(|m| (0..60).contains(m))?;
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }
 
 #[cfg(test)]
@@ -78,6 +80,10 @@ mod tests {
         assert_eq!(parse_offset("+08:00").unwrap().local_minus_utc(), 8 * 3600);
         assert_eq!(parse_offset("UTC").unwrap().local_minus_utc(), 0);
         assert!(parse_offset("Asia/Shanghai").is_none());
+        assert_eq!(parse_offset("-05:30").unwrap().local_minus_utc(), -(5 * 3600 + 30 * 60));
+        for out_of_range in ["+0111111111:00", "+24:00", "+01:60", "+01:-5", "-99999999999"] {
+            assert!(parse_offset(out_of_range).is_none(), "{out_of_range}");
+        }
         assert_eq!(
             Zone::parse("Asia/Shanghai"),
             Some(Zone::Named(chrono_tz::Asia::Shanghai))

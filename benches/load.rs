@@ -172,20 +172,18 @@ fn main() {
     ];
     if wanted("long") {
         let mut medians = rounds(&url, &loads, LONG_ROWS);
-        let by_pgloader: Load<'_> = load(
+        let csv_file = pgloader::Csv {
+            file: &csv,
+            fields: &LONG_FIELDS,
+            header: false,
+            null: None,
+        };
+        let by_pgloader = pgloader::peer(
+            work.path(),
             "pgloader, long CSV",
             "bench_pgloader",
             "peer_pgloader",
-            pgloader::load(
-                work.path(),
-                "peer_pgloader",
-                pgloader::Csv {
-                    file: &csv,
-                    fields: &LONG_FIELDS,
-                    header: false,
-                    null: None,
-                },
-            ),
+            csv_file,
         );
         medians.push(once(&url, &by_pgloader, LONG_ROWS));
         report("load/beijing long (7 columns)", LONG_ROWS, &medians);

@@ -17,9 +17,6 @@ const TABLE: &str = "CREATE TABLE {t} (station text NOT NULL, time timestamptz N
 /// Sets up the narrow shape from the long rows in `long_table` and runs its loads in rounds
 /// (pgloader once); prints the table of ratios.
 pub fn run(repo: &Path, work: &Path, url: &str, long_table: &str) {
-    for t in ["n_copy", "n_pgpq", "n_floor", "n_csv", "n_pq", "n_pgloader", "n_cfloor"] {
-        psql(url, &TABLE.replace("{t}", t));
-    }
     let csv = work.join("narrow.csv");
     write_csv(url, long_table, &csv);
     let parquet = work.join("narrow.parquet");
@@ -30,6 +27,7 @@ pub fn run(repo: &Path, work: &Path, url: &str, long_table: &str) {
         "narrow",
     ]);
     let shape = Shape {
+        table: TABLE,
         title: "load/narrow (3 columns)",
         prefix: "n_",
         rows: ROWS,

@@ -21,12 +21,7 @@ pub struct Csv<'a> {
 /// pgloader's load of `csv` into `table` as a [`Load`], labelled `label`, connecting as
 /// `application`.
 pub fn peer<'a>(work: &'a Path, label: &str, application: &str, table: &str, csv: Csv<'a>) -> Load<'a> {
-    (
-        label.to_owned(),
-        application.to_owned(),
-        table.to_owned(),
-        load(work, table, csv),
-    )
+    crate::shape::load(label, application, table, load(work, table, csv))
 }
 
 /// A load of `csv` into `table` by pgloader, for [`crate::shape::once`]: writes its command

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::common::{pgbatch, psql, with_server_share};
+use crate::common::{pgbatch, psql, psql_rows, with_server_share};
 use crate::{path, pgloader, python};
 
 /// A load: its label, application name and table, and what runs it (given the URL to
@@ -20,6 +20,8 @@ pub fn load<'a>(label: &str, application: &str, table: &str, run: Box<dyn Fn(&st
 /// `[source]` lines for pgbatch, the COPY options for psql, the fields and NULL for pgloader.
 pub struct Shape<'a> {
     pub title: &'a str,
+    /// `CREATE TABLE {t} ...`: each load's table is made from it.
+    pub table: &'a str,
     /// Its tables' prefix.
     pub prefix: &'a str,
     pub rows: u64,
@@ -36,7 +38,9 @@ pub struct Shape<'a> {
 /// runs the [`standard`] loads in rounds and pgloader once, and prints the report.
 pub fn run_shape(repo: &Path, work: &Path, url: &str, shape: &Shape<'_>) {
     let prefix = shape.prefix;
+    let create = |table: &str| psql(url, &shape.table.replace("{t}", table));
     let (csv_job, pq_job) = jobs(work, prefix, shape.csv_source);
+    create(&format!("{prefix}csv"));
     pgbatch(url, &["load", path(&csv_job), path(shape.csv)]);
     let floor = work.join(format!("{prefix}floor.bin"));
     floor_file(url, &format!("SELECT * FROM {prefix}csv"), &floor);
@@ -51,6 +55,9 @@ pub fn run_shape(repo: &Path, work: &Path, url: &str, shape: &Shape<'_>) {
         pgpq_script: &pgpq_script,
     };
     let loads = standard(prefix, &files);
+    for (_, _, table, _) in loads.iter().filter(|load| load.2 != format!("{prefix}csv")) {
+        create(table);
+    }
     let mut medians = rounds(url, &loads, shape.rows);
     let csv = pgloader::Csv {
         file: shape.csv,
@@ -59,6 +66,7 @@ pub fn run_shape(repo: &Path, work: &Path, url: &str, shape: &Shape<'_>) {
         null: shape.null,
     };
     let (application, table) = (format!("bench_{prefix}pgloader"), format!("{prefix}pgloader"));
+    create(&table);
     let by_pgloader = pgloader::peer(work, "pgloader, CSV", &application, &table, csv);
     medians.push(once(url, &by_pgloader, shape.rows));
     report(shape.title, shape.rows, &medians);
@@ -184,15 +192,8 @@ fn run(url: &str, (_, application, table, load): &Load<'_>, rows: u64) -> (f64, 
     psql(url, &format!("TRUNCATE {table}"));
     psql(url, "CHECKPOINT");
     let result = with_server_share(url, application, load);
-    let count = Command::new("psql")
-        .args(["-X", "-At", "-d", url, "-c", &format!("SELECT count(*) FROM {table}")])
-        .output()
-        .expect("psql runs");
-    assert_eq!(
-        String::from_utf8_lossy(&count.stdout).trim(),
-        rows.to_string(),
-        "{table}"
-    );
+    let count = psql_rows(url, &format!("SELECT count(*) FROM {table}"));
+    assert_eq!(count, rows.to_string(), "{table}");
     result
 }
 

@@ -6,7 +6,6 @@
 use std::io::{BufRead as _, Write as _};
 use std::path::Path;
 
-use crate::common::psql;
 use crate::shape::{Shape, run_shape};
 use crate::{path, python};
 
@@ -26,9 +25,6 @@ const TABLE: &str = "CREATE TABLE {t} (no integer, year integer, month integer, 
 
 /// Sets up the wide shape and runs its loads in rounds; prints the table of ratios.
 pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
-    for t in ["w_copy", "w_pgpq", "w_floor", "w_csv", "w_pq", "w_pgloader", "w_cfloor"] {
-        psql(url, &TABLE.replace("{t}", t));
-    }
     let csv = work.join("wide.csv");
     write_csv(files, &csv);
     let parquet = work.join("wide.parquet");
@@ -38,6 +34,7 @@ pub fn run(repo: &Path, work: &Path, url: &str, files: &[String]) {
         path(&parquet),
     ]);
     let shape = Shape {
+        table: TABLE,
         title: "load/beijing wide (18 columns)",
         prefix: "w_",
         rows: ROWS,

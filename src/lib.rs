@@ -5,6 +5,8 @@
 //! encode, load, commit), [`db`] (connections, catalog, migrations, the ledger). The
 //! library never prints and never exits; `src/bin/pgbatch.rs` owns the terminal.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod db;
 pub mod embedded;

@@ -3,7 +3,7 @@
 
 use tokio_postgres::GenericClient;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Position, Result, RowError};
 
 // language=PostgreSQL
 const LOCK_TARGET_SQL: &str = include_str!("../../sql/ledger/lock_target.sql");
@@ -16,6 +16,7 @@ const LIST_SQL: &str = include_str!("../../sql/ledger/list_batches.sql");
 const PREVIOUS_SQL: &str = include_str!("../../sql/ledger/previous_batch.sql");
 const READY_SQL: &str = include_str!("../../sql/ledger/ready.sql");
 const FIND_BATCH_KEY_SQL: &str = include_str!("../../sql/ledger/find_batch_key.sql");
+const RECORD_REJECTS_SQL: &str = include_str!("../../sql/ledger/record_rejects.sql");
 
 /// A source as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,6 +50,8 @@ pub struct NewBatch<'a> {
     pub rows_loaded: u64,
     pub rows_skipped: u64,
     pub rows_deleted: u64,
+    /// Rows set aside as bad, recorded by [`record_rejects`].
+    pub rows_rejected: u64,
     pub forced: bool,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub duration_ms: u64,
@@ -75,6 +78,7 @@ pub struct Batch {
     pub duration_ms: i64,
     pub loaded_by: String,
     pub host: Option<String>,
+    pub rows_rejected: i64,
 }
 
 /// Takes the advisory lock that serialises loads of `target` until the transaction ends.
@@ -235,6 +239,7 @@ pub async fn record(client: &impl GenericClient, batch: &NewBatch<'_>) -> Result
                 &host,
                 &batch.job_hash,
                 &batch.batch_key,
+                &count(batch.rows_rejected),
             ],
         )
         .await
@@ -267,6 +272,47 @@ pub async fn list(client: &impl GenericClient, limit: i64) -> Result<Vec<Batch>>
             duration_ms: row.get(13),
             loaded_by: row.get(14),
             host: row.get(15),
+            rows_rejected: row.get(16),
         })
         .collect())
+}
+
+/// Records the rows batch `batch_id` set aside, in its transaction, in the order found.
+pub async fn record_rejects(client: &impl GenericClient, batch_id: i64, rejects: &[RowError]) -> Result<()> {
+    if rejects.is_empty() {
+        return Ok(());
+    }
+    let wide = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let ordinals: Vec<i32> = (1..=rejects.len())
+        .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
+        .collect();
+    let sources: Vec<&str> = rejects.iter().map(|r| r.location.file.as_str()).collect();
+    let (mut lines, mut groups, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    for reject in rejects {
+        let (line, group, row) = match reject.location.position {
+            Some(Position::Line { line }) => (Some(i64::try_from(line).unwrap_or(i64::MAX)), None, None),
+            Some(Position::RowGroup { row_group, row }) => (
+                None,
+                Some(i32::try_from(row_group).unwrap_or(i32::MAX)),
+                Some(wide(row)),
+            ),
+            None => (None, None, None),
+        };
+        lines.push(line);
+        groups.push(group);
+        rows.push(row);
+    }
+    let columns: Vec<Option<&str>> = rejects.iter().map(|r| r.column.as_deref()).collect();
+    let values: Vec<Option<&[u8]>> = rejects.iter().map(|r| r.value.as_deref().map(str::as_bytes)).collect();
+    let reasons: Vec<&str> = rejects.iter().map(|r| r.problem.as_str()).collect();
+    client
+        .execute(
+            RECORD_REJECTS_SQL,
+            &[
+                &batch_id, &ordinals, &sources, &lines, &groups, &rows, &columns, &values, &reasons,
+            ],
+        )
+        .await
+        .map_err(|error| Error::db("recording the batch's rejected rows", error))?;
+    Ok(())
 }

@@ -63,7 +63,7 @@ fn describe(job: &Job) -> Value {
             "from_path": cover.from_path.as_ref().map(regex::Regex::as_str),
         }),
     };
-    json!({
+    let mut description = json!({
         "table": job.table_ident.as_sql(),
         "mode": mode,
         "source": {
@@ -83,7 +83,13 @@ fn describe(job: &Job) -> Value {
         "columns": job.columns.iter().map(column).collect::<Vec<_>>(),
         "absent": job.absent,
         "unpivot": job.unpivot.as_ref().map(|u| json!({ "fields": u.fields, "skip_null": u.skip_null })),
-    })
+    });
+    // Only when set, so that the jobs written before it keep their fingerprints (and their
+    // batches are still found in the ledger).
+    if let Some(limit) = job.max_rejects {
+        description["max_rejects"] = json!(limit.to_string());
+    }
+    description
 }
 
 fn column(target: &LoadColumn) -> Value {
@@ -174,6 +180,7 @@ mod tests {
             "table = \"t\"\n[source]\ndelimiter = \";\"",
             "table = \"t\"\n[columns.price]\nmin = 0",
             "table = \"t\"\n[columns.price]\nabsent = true",
+            "table = \"t\"\nmax_rejects = 3",
         ] {
             assert_ne!(base, fingerprint(changed), "{changed}");
         }

@@ -7,6 +7,7 @@ mod fingerprint;
 mod mode;
 mod problems;
 pub mod raw;
+mod rejects;
 mod resolve;
 mod source;
 mod spec;
@@ -18,6 +19,7 @@ use crate::db::Ident;
 use crate::db::catalog::PgType;
 pub use mode::{Cover, Mode};
 pub use problems::{closest, did_you_mean};
+pub use rejects::RejectLimit;
 pub use source::{
     CHUNK_BYTES, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_ROW_GROUP_BYTES, FormatKind, KnownBy,
     SourceOptions,
@@ -138,6 +140,8 @@ pub struct Job {
     /// them their default, or NULL.
     pub absent: Vec<String>,
     pub unpivot: Option<Unpivot>,
+    /// Rows the batch may reject and still commit; `None`: the first bad row fails it.
+    pub max_rejects: Option<RejectLimit>,
 }
 
 #[cfg(test)]

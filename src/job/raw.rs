@@ -27,6 +27,9 @@ pub struct RawJob {
     #[serde(default)]
     pub columns: BTreeMap<String, RawColumn>,
     pub unpivot: Option<RawUnpivot>,
+    /// Rows a batch may reject (set aside in `pgbatch.rejects`) and still commit: a count,
+    /// or a percentage of the rows read such as `"0.1%"`. Unset: the first bad row fails it.
+    pub max_rejects: Option<toml::Value>,
     /// A SQL transform job: the file (relative to the job file) whose statement it runs,
     /// instead of loading files.
     pub sql: Option<String>,

@@ -8,6 +8,7 @@ use super::column::{make_target, value_rule};
 use super::mode::resolve_mode;
 use super::problems::{Problems, did_you_mean};
 use super::raw::{RawColumn, RawJob};
+use super::rejects::resolve_limit;
 use super::source::{decimal_of, resolve_source, thousands_of};
 use super::{Job, LoadColumn, Parse, Unpivot, ValueRule};
 use crate::db::Ident;
@@ -68,6 +69,7 @@ pub(super) fn resolve(raw: &RawJob, name: &str, base: &Path, catalog: &[Column],
         columns,
         absent,
         unpivot,
+        max_rejects: resolve_limit(raw.max_rejects.as_ref(), problems),
     }
 }
 

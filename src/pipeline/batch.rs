@@ -12,12 +12,13 @@ use super::fault;
 use super::identity::{Identity, content_hash, hash_contents_async, source_record};
 use super::load::{self, Streamed};
 use super::merge;
+use super::rejects::Rejects;
 use super::source::SourceFile;
 use super::summary::{Changes, Started, Status, Summary, elapsed_ms};
 use super::transform::{PlannedSql, counts};
 use super::{LoadOptions, Progress};
 use crate::db::ledger;
-use crate::error::{Error, ErrorKind, Result, joined};
+use crate::error::{Error, ErrorKind, Result, RowError, joined};
 use crate::job::Job;
 
 /// A load, planned: the job bound to every file, before its transaction.
@@ -68,7 +69,7 @@ pub(super) async fn roll_back(tx: Transaction<'_>, why: &str) -> Result<()> {
 }
 
 /// The ledger row of the batch (with the array job's key, for a finalized batch of
-/// shards), then COMMIT: the batch is loaded and recorded, or neither. Returns the batch id.
+/// shards) and its rejected rows, then COMMIT: the batch is loaded and recorded, or neither. Returns the batch id.
 pub(super) async fn commit(
     tx: Transaction<'_>,
     summary: &Summary,
@@ -76,7 +77,7 @@ pub(super) async fn commit(
     sources: &[ledger::SourceRecord],
     forced: bool,
     started: Started,
-    batch_key: Option<&str>,
+    (batch_key, rejects): (Option<&str>, &[RowError]),
 ) -> Result<i64> {
     let batch_id = ledger::record(
         &tx,
@@ -91,6 +92,7 @@ pub(super) async fn commit(
             rows_loaded: summary.rows_loaded,
             rows_skipped: summary.rows_skipped,
             rows_deleted: summary.rows_deleted,
+            rows_rejected: summary.rows_rejected,
             forced,
             started_at: started.wall,
             duration_ms: summary.duration_ms,
@@ -98,6 +100,7 @@ pub(super) async fn commit(
         },
     )
     .await?;
+    ledger::record_rejects(&tx, batch_id, rejects).await?;
     fault::point("batch::after_ledger");
     commit_only(tx, &format!("batch {batch_id}")).await?;
     Ok(batch_id)
@@ -162,11 +165,27 @@ pub(crate) async fn load_files(
     merge::stage(&tx, &job).await?;
     progress.start(planned.files.len(), planned.summary.bytes);
     let files = Arc::new(planned.files.clone());
-    let copied = load::copy(&tx, &merge::copy_statement(&job), job.clone(), files, progress.clone()).await;
+    let mut rejects = Rejects::new(job.max_rejects);
+    let copied = load::copy(
+        &tx,
+        &merge::copy_statement(&job),
+        job.clone(),
+        files,
+        progress.clone(),
+        &mut rejects,
+    )
+    .await;
     progress.finish();
+    let copied = copied.and_then(|streamed| rejects.check(streamed.rows_read).map(|()| streamed));
     let streamed = match copied {
         Ok(streamed) => streamed,
         Err(error) => {
+            // The rows set aside are reported even when they are why the batch failed.
+            if let Some(to) = &options.rejects_out
+                && let Err(unwritten) = rejects.write(to, &options.store).await
+            {
+                tracing::error!(%to, error = %unwritten, "Cannot write the rejects report.");
+            }
             // Content loaded before is reported as such even when loading it again failed
             // (its keys are in the table already, say): the ledger is asked before the
             // error is given, outside the aborted transaction.
@@ -199,7 +218,7 @@ pub(crate) async fn load_files(
             (hashed, hash)
         }
     };
-    finish_load(tx, &planned, &files, &hash, &streamed, options).await
+    finish_load(tx, &planned, &files, &hash, (&streamed, &rejects), options).await
 }
 
 /// Merges the staged rows into the table by the job's mode, then commits with the ledger
@@ -209,7 +228,7 @@ async fn finish_load(
     planned: &PlannedLoad,
     files: &[SourceFile],
     hash: &ledger::ContentHash,
-    streamed: &Streamed,
+    (streamed, rejects): (&Streamed, &Rejects),
     options: &LoadOptions,
 ) -> Result<Summary> {
     let job = &planned.job;
@@ -236,6 +255,13 @@ async fn finish_load(
     done.rows_loaded = merged.rows_loaded;
     done.rows_skipped = streamed.rows_skipped;
     done.rows_deleted = merged.rows_deleted;
+    done.rows_rejected = streamed.rows_rejected;
+    if let Some(to) = &options.rejects_out
+        && let Err(error) = rejects.write(to, &options.store).await
+    {
+        roll_back(tx, "a batch whose rejects cannot be reported").await.ok();
+        return Err(error);
+    }
     if options.dry_run {
         roll_back(tx, "the validation").await?;
         done.duration_ms = elapsed_ms(planned.started.at);
@@ -249,7 +275,7 @@ async fn finish_load(
         &sources,
         options.force,
         planned.started,
-        None,
+        (None, rejects.rows()),
     )
     .await?;
     fault::point("batch::after_commit");
@@ -300,7 +326,7 @@ pub(crate) async fn run_sql(client: &mut Client, planned: PlannedSql, options: &
     };
     done.duration_ms = elapsed_ms(planned.started.at);
     let hash = done.content_hash.clone();
-    let batch_id = commit(tx, &done, &hash, &[source], options.force, planned.started, None).await?;
+    let batch_id = commit(tx, &done, &hash, &[source], options.force, planned.started, (None, &[])).await?;
     done.batch_id = Some(batch_id);
     tracing::info!(job = %done.job, batch_id, rows_read, rows_loaded, "Transform committed.");
     Ok(done)

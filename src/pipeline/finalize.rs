@@ -94,7 +94,8 @@ pub async fn finalize(client: &mut Client, spec: &Spec, batch_key: &str, options
         .map(|previous| Changes::since(&previous, &job_hash, &records));
     shards::forget(&tx, &job.name, batch_key).await?;
     done.duration_ms = elapsed_ms(started.at);
-    let batch_id = commit(tx, &done, &job_hash, &records, options.force, started, Some(batch_key)).await?;
+    let (force, key) = (options.force, (Some(batch_key), &[][..]));
+    let batch_id = commit(tx, &done, &job_hash, &records, force, started, key).await?;
     fault::point("batch::after_commit");
     done.batch_id = Some(batch_id);
     tracing::info!(job = %job.name, batch_id, %batch_key, rows_loaded = done.rows_loaded, "Shards finalized.");

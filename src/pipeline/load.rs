@@ -13,12 +13,13 @@ use futures_util::SinkExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Transaction;
 
-use crate::error::{Error, ErrorKind, Result, panic_message};
+use crate::error::{Error, ErrorKind, Result, RowError, panic_message};
 use crate::job::Job;
 use crate::pipeline::Progress;
 use crate::pipeline::bind::Binding;
 use crate::pipeline::conform::Conformer;
 use crate::pipeline::encode::{Encoder, TRAILER, header};
+use crate::pipeline::rejects::Rejects;
 use crate::pipeline::source::{self, SourceFile};
 
 /// One encoded chunk and what it holds.
@@ -28,6 +29,10 @@ struct Encoded {
     rows_read: u64,
     rows_written: u64,
     rows_skipped: u64,
+    /// Source rows that went on, and blank records dropped: with the rejects, every row read.
+    rows_kept: u64,
+    rows_blank: u64,
+    rejects: Vec<RowError>,
 }
 
 type Pending = oneshot::Receiver<Result<Encoded>>;
@@ -38,6 +43,8 @@ pub struct Streamed {
     pub rows_read: u64,
     pub rows_written: u64,
     pub rows_skipped: u64,
+    /// Rows set aside as bad (in the caller's [`Rejects`]).
+    pub rows_rejected: u64,
     /// Source rows read per file, in file order.
     pub rows_per_file: Vec<u64>,
 }
@@ -46,14 +53,17 @@ pub struct Streamed {
 ///
 /// # Errors
 ///
-/// The first error in file order: a bad value (with its location), a missing file, or the
-/// database failing the COPY. The COPY is then aborted; the caller rolls back.
+/// The first error in file order: a bad value (with its location; when the job allows
+/// rejects, more rejects than it allows), a missing file, or the database failing the COPY.
+/// The COPY is then aborted; the caller rolls back. The rows set aside so far are in
+/// `rejects` either way.
 pub async fn copy(
     tx: &Transaction<'_>,
     statement: &str,
     job: Arc<Job>,
     files: Arc<Vec<SourceFile>>,
     progress: Arc<dyn Progress>,
+    rejects: &mut Rejects,
 ) -> Result<Streamed> {
     let sink = tx
         .copy_in::<_, Bytes>(statement)
@@ -66,9 +76,10 @@ pub async fn copy(
     let producer = {
         let job = job.clone();
         let files = files.clone();
+        let allow_rejects = rejects.allowed();
         std::thread::Builder::new()
             .name("pgbatch-read".into())
-            .spawn(move || produce(&job, &files, &queue))
+            .spawn(move || produce(&job, &files, &queue, allow_rejects))
             .map_err(|error| Error::from(ErrorKind::Internal(format!("cannot start the reader thread: {error}"))))?
     };
 
@@ -77,6 +88,7 @@ pub async fn copy(
             rows_per_file: vec![0; files.len()],
             ..Streamed::default()
         };
+        let (mut kept, mut blank) = (0, 0);
         sink.send(Bytes::copy_from_slice(&header()))
             .await
             .map_err(|error| Error::db("writing COPY data", error))?;
@@ -88,6 +100,9 @@ pub async fn copy(
             streamed.rows_written += encoded.rows_written;
             streamed.rows_skipped += encoded.rows_skipped;
             streamed.rows_per_file[encoded.file] += encoded.rows_read;
+            kept += encoded.rows_kept;
+            blank += encoded.rows_blank;
+            rejects.add(encoded.rejects)?;
             progress.advance(encoded.rows_read, encoded.bytes.len() as u64);
             sink.send(encoded.bytes)
                 .await
@@ -105,6 +120,15 @@ pub async fn copy(
             return Err(ErrorKind::Internal(format!(
                 "COPY wrote {copied} rows, the pipeline sent {}",
                 streamed.rows_written
+            ))
+            .into());
+        }
+        // Every row read went on, was set aside, or was a blank record: checked, not assumed.
+        streamed.rows_rejected = rejects.count();
+        if streamed.rows_read != kept + streamed.rows_rejected + blank {
+            return Err(ErrorKind::Internal(format!(
+                "the counts do not reconcile: {} rows read, {kept} went on, {} rejected, {blank} blank",
+                streamed.rows_read, streamed.rows_rejected
             ))
             .into());
         }
@@ -140,7 +164,7 @@ pub fn open_bound(job: &Job, file: &SourceFile) -> Result<(Box<dyn source::Sourc
 
 /// Reads the files in order; queues one pending result per chunk. An error is queued like
 /// a result, so the consumer meets it in file order.
-fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
+fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow_rejects: bool) {
     let encoder = Arc::new(Encoder::new(job.columns.iter().map(|c| c.ty).collect()));
     let fail = |error: Error| {
         let (sender, receiver) = oneshot::channel();
@@ -173,17 +197,21 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>) {
                 // batch's error instead (exit 70), and the batch rolls back.
                 let work = std::panic::AssertUnwindSafe(|| {
                     fail::fail_point!("conform::chunk");
-                    conformer.conform(&chunk).and_then(|conformed| {
-                        let mut out = BytesMut::with_capacity(conformed.batch.get_array_memory_size());
+                    conformer.conform_or_reject(&chunk, allow_rejects).and_then(|sorted| {
+                        let ready = sorted.conformed;
+                        let mut out = BytesMut::with_capacity(ready.batch.get_array_memory_size());
                         encoder
-                            .encode(&conformed.batch, &mut out)
+                            .encode(&ready.batch, &mut out)
                             .map_err(|error| conformer.encode_error(&chunk, &error))?;
                         Ok(Encoded {
                             file: index,
                             bytes: out.freeze(),
-                            rows_read: conformed.rows_read,
-                            rows_written: conformed.batch.num_rows() as u64,
-                            rows_skipped: conformed.rows_skipped,
+                            rows_read: ready.rows_read,
+                            rows_written: ready.batch.num_rows() as u64,
+                            rows_skipped: ready.rows_skipped,
+                            rows_kept: sorted.rows_kept,
+                            rows_blank: chunk.skipped,
+                            rejects: sorted.rejects,
                         })
                     })
                 });

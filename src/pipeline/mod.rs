@@ -14,6 +14,7 @@ mod identity;
 pub mod load;
 pub mod merge;
 pub mod plan;
+pub mod rejects;
 mod shard;
 mod share;
 pub mod source;
@@ -68,6 +69,9 @@ pub struct LoadOptions {
     pub skip_if_running: bool,
     /// Load only this shard's share of the batch into staging, for `finalize`.
     pub shard: Option<Shard>,
+    /// Where to write the rows the batch set aside (a local path or `s3://`), whether it
+    /// committed or rolled back over its `max_rejects`.
+    pub rejects_out: Option<String>,
 }
 
 /// Loads one batch: `locations` if given (from the working directory), else the job's own
@@ -134,6 +138,7 @@ pub async fn load(
     };
     match &options.shard {
         Some(shard) => shard::load_shard(client, planned, shard, &options, progress).await,
-        None => batch::load_files(client, planned, &options, progress).await,
+        // Boxed: a batch's future holds the whole COPY's state.
+        None => Box::pin(batch::load_files(client, planned, &options, progress)).await,
     }
 }

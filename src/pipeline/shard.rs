@@ -11,6 +11,7 @@ use super::batch::{PlannedLoad, already_loaded, commit_only, roll_back};
 use super::identity::{hash_contents_async, source_identity, source_record};
 use super::load;
 use super::merge;
+use super::rejects::Rejects;
 use super::share::{self, Part};
 use super::source::SourceFile;
 use super::summary::{ShardOf, Status, Summary, elapsed_ms};
@@ -91,6 +92,19 @@ fn sources(parts: &[Part], files: &[SourceFile], rows: &[u64]) -> Vec<ShardSourc
 
 /// Loads one shard: its files into its staging table, recorded, in one transaction. A
 /// shard run again replaces what it left; a shard of a key already finalized does nothing.
+/// A shard sets no row aside: a job's `max_rejects` is a limit on the whole batch, and no
+/// shard sees the whole batch.
+fn no_rejects(job: &crate::job::Job) -> Result<Rejects> {
+    match job.max_rejects {
+        Some(limit) => Err(Error::config(format!(
+            "job {:?} sets max_rejects = {limit}, which a sharded load does not support yet: load it \
+             without --shards, or leave max_rejects unset",
+            job.name
+        ))),
+        None => Ok(Rejects::new(None)),
+    }
+}
+
 pub(crate) async fn load_shard(
     client: &mut tokio_postgres::Client,
     planned: PlannedLoad,
@@ -99,6 +113,7 @@ pub(crate) async fn load_shard(
     progress: Arc<dyn Progress>,
 ) -> Result<Summary> {
     let job = planned.job.clone();
+    let mut no_rejects = no_rejects(&job)?;
     let groups = share::row_groups(&planned.files, shard.shards).await?;
     let plan = plan_hash(&planned.job_hash, shard.shards, &planned.files, &groups);
     let sizes: Vec<u64> = planned.files.iter().map(|f| f.bytes).collect();
@@ -127,7 +142,8 @@ pub(crate) async fn load_shard(
     let bytes: u64 = mine.iter().map(|f| f.bytes).sum();
     progress.start(mine.len(), bytes);
     let statement = merge::copy_into(&crate::db::Ident::qualified(&staging), &job);
-    let copied = load::copy(&tx, &statement, job.clone(), Arc::new(mine), progress.clone()).await;
+    let (files, watching) = (Arc::new(mine), progress.clone());
+    let copied = load::copy(&tx, &statement, job.clone(), files, watching, &mut no_rejects).await;
     progress.finish();
     let streamed = match copied {
         Ok(streamed) => streamed,

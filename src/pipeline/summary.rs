@@ -50,6 +50,9 @@ pub struct Summary {
     pub rows_loaded: u64,
     pub rows_skipped: u64,
     pub rows_deleted: u64,
+    /// Rows set aside as bad (the job's `max_rejects`): read, not loaded, in
+    /// `pgbatch.rejects`. `rows_read` = rows that went on + `rows_rejected` + blank records.
+    pub rows_rejected: u64,
     pub duration_ms: u64,
     /// Fields of the files that no column takes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -112,6 +115,7 @@ impl Summary {
             rows_loaded: 0,
             rows_skipped: 0,
             rows_deleted: 0,
+            rows_rejected: 0,
             duration_ms: 0,
             fields_ignored: Vec::new(),
             mapping: Vec::new(),

@@ -80,3 +80,6 @@ mod hostile;
 
 /// `s3://` and `http://` sources against servers on loopback; compressed copies.
 mod s3;
+
+/// `max_rejects`: bad rows set aside with their locations, the limit just under and over.
+mod rejects;

@@ -17,7 +17,7 @@ const SECRET_KEY: &str = "pgbatch-test-secret";
 /// An S3 server on loopback, storing buckets as folders of a temp dir, counting the
 /// requests that ask for a byte range, and answering `503 Slow Down` to the next `failing`
 /// requests.
-struct S3 {
+pub(crate) struct S3 {
     root: tempfile::TempDir,
     address: SocketAddr,
     ranged: Arc<AtomicUsize>,
@@ -26,7 +26,7 @@ struct S3 {
 }
 
 impl S3 {
-    fn start() -> S3 {
+    pub(crate) fn start() -> S3 {
         use hyper_util::rt::{TokioExecutor, TokioIo};
         use s3s::service::S3ServiceBuilder;
 
@@ -92,19 +92,24 @@ impl S3 {
     }
 
     /// Puts `file` at `bucket/key` (the store's folders are its buckets).
-    fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
+    pub(crate) fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
         let path = self.root.path().join(bucket).join(key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
     }
 
-    fn endpoint(&self) -> String {
+    /// The bytes of `bucket/key`, as the store keeps them.
+    pub(crate) fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
+        std::fs::read(self.root.path().join(bucket).join(key)).unwrap()
+    }
+
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.address)
     }
 }
 
 /// Runs `pgbatch` with S3 credentials for the test server and the test database.
-fn pgbatch(db: &TestDb, endpoint: &str, args: &[&str]) -> Output {
+pub(crate) fn pgbatch(db: &TestDb, endpoint: &str, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pgbatch"));
     command
         .current_dir(repo())

@@ -22,6 +22,14 @@ pub struct LoadArgs {
     pub skip_if_running: bool,
     #[arg(
         long,
+        value_name = "PATH",
+        conflicts_with = "shards",
+        help = "Write the rows the batch set aside (the job's max_rejects) to this file or s3:// object, one \
+                JSON object per line, whether the batch committed or rolled back"
+    )]
+    pub rejects_out: Option<String>,
+    #[arg(
+        long,
         value_name = "N",
         value_parser = clap::value_parser!(u32).range(1..),
         help = "Split the batch into this many shards (an array job's size) and load one of them into \
@@ -48,6 +56,14 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
+    /// `base` with what only `load` sets.
+    pub fn options(&self, base: pgbatch::pipeline::LoadOptions) -> pgbatch::pipeline::LoadOptions {
+        pgbatch::pipeline::LoadOptions {
+            rejects_out: self.rejects_out.clone(),
+            ..base
+        }
+    }
+
     /// The shard to load, if `--shards` was given: its index and key from the flags, or
     /// from the array job's environment.
     pub fn shard(&self) -> pgbatch::Result<Option<Shard>> {

@@ -117,6 +117,7 @@ impl Cli {
             lock_wait: Some(Duration::from_secs(lock_wait)),
             skip_if_running,
             shard,
+            rejects_out: None,
         }
     }
 }

@@ -120,7 +120,7 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
         Command::Load(args) => (
             &args.job,
             args.files.as_slice(),
-            cli.load_options(args.force, false, args.skip_if_running, args.shard()?),
+            args.options(cli.load_options(args.force, false, args.skip_if_running, args.shard()?)),
         ),
         Command::Run {
             job,

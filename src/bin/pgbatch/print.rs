@@ -167,6 +167,12 @@ pub fn summary(summary: &Summary, json: bool) {
             summary.duration_ms
         ),
     }
+    if summary.rows_rejected > 0 {
+        println!(
+            "  {} rows rejected: set aside in pgbatch.rejects (batch_id {id}), within max_rejects",
+            summary.rows_rejected
+        );
+    }
     for line in &summary.mapping {
         println!("  {line}");
     }

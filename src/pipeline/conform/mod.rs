@@ -17,6 +17,7 @@ use crate::pipeline::bind::Binding;
 use crate::pipeline::encode::{EncodeError, arrow_type};
 use crate::pipeline::source::Chunk;
 use parse::{convert, parse_strings};
+pub use reject::Sorted;
 
 /// Where one target column's values come from, bound to one file's fields.
 #[derive(Debug)]
@@ -332,6 +333,7 @@ pub(super) fn as_strings<'a>(
 
 mod check;
 mod parse;
+mod reject;
 mod report;
 #[cfg(test)]
 mod tests;

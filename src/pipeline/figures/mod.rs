@@ -52,7 +52,7 @@ impl Figures {
             rows_loaded: summary.rows_loaded,
             rows_skipped: summary.rows_skipped,
             rows_deleted: summary.rows_deleted,
-            rows_rejected: 0,
+            rows_rejected: summary.rows_rejected,
             bytes: summary.bytes,
             duration_ms: summary.duration_ms,
             ended_at_ms: millis(ended),

@@ -40,6 +40,23 @@ pub struct Chunk {
 }
 
 impl Chunk {
+    /// Rows `offset .. offset + len` of this chunk, with their positions (and none of its
+    /// skipped records: the whole chunk counts them).
+    #[must_use]
+    pub fn slice(&self, offset: usize, len: usize) -> Chunk {
+        Chunk {
+            batch: self.batch.slice(offset, len),
+            positions: match &self.positions {
+                Positions::Lines(lines) => Positions::Lines(lines[offset..offset + len].to_vec()),
+                Positions::RowGroup { row_group, first_row } => Positions::RowGroup {
+                    row_group: *row_group,
+                    first_row: first_row + offset,
+                },
+            },
+            skipped: 0,
+        }
+    }
+
     /// The position of row `row` of this chunk.
     pub fn position(&self, row: usize) -> Position {
         match &self.positions {

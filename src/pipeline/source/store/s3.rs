@@ -134,6 +134,19 @@ impl S3Store {
         Ok(objects)
     }
 
+    /// Writes `body` as the object `key` of `bucket` (a report, such as a batch's rejects).
+    pub async fn put(self: &Arc<Self>, bucket: &str, key: &str, body: Vec<u8>) -> Result<()> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|error| store_error(&format!("s3://{bucket}/{key}"), "writing the object", &error))?;
+        Ok(())
+    }
+
     /// One object's size, ETag and full-object checksum; input missing (66) when there is
     /// none.
     pub async fn head(self: &Arc<Self>, bucket: &str, key: &str) -> Result<S3Object> {

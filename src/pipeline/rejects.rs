@@ -1,0 +1,154 @@
+//! A batch's rejected rows: held while it loads (bounded in bytes), checked against the
+//! job's `max_rejects`, recorded in `pgbatch.rejects` with the ledger row, and written as a
+//! report (`--rejects-out`, a local path or `s3://`) whether the batch committed or not.
+
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind, Result, RowError};
+use crate::job::RejectLimit;
+
+use super::source::store::{S3Store, S3Url, StoreOptions};
+
+/// The most rejected rows a batch holds, in bytes of their locations, values and reasons:
+/// a batch that rejects more fails as over its limit, whatever the limit says.
+pub const MAX_HELD_BYTES: usize = 64 << 20;
+
+/// The rows a batch set aside so far.
+#[derive(Debug)]
+pub struct Rejects {
+    limit: Option<RejectLimit>,
+    rows: Vec<RowError>,
+    bytes: usize,
+}
+
+impl Rejects {
+    pub fn new(limit: Option<RejectLimit>) -> Self {
+        Rejects {
+            limit,
+            rows: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Whether the job sets rows aside at all (else the first bad row fails the batch).
+    pub fn allowed(&self) -> bool {
+        self.limit.is_some()
+    }
+
+    pub fn rows(&self) -> &[RowError] {
+        &self.rows
+    }
+
+    pub fn count(&self) -> u64 {
+        self.rows.len() as u64
+    }
+
+    /// Adds the rows one chunk set aside.
+    ///
+    /// # Errors
+    ///
+    /// Bad data, the batch over its limit: a count passed, or more rejects than a batch
+    /// holds ([`MAX_HELD_BYTES`]).
+    pub fn add(&mut self, rows: Vec<RowError>) -> Result<()> {
+        for row in rows {
+            self.bytes += row.location.file.len()
+                + row.column.as_ref().map_or(0, String::len)
+                + row.value.as_ref().map_or(0, String::len)
+                + row.problem.len()
+                + std::mem::size_of::<RowError>();
+            self.rows.push(row);
+        }
+        let limit = self.limit.unwrap_or(RejectLimit::Count(0));
+        if limit.exceeded_early(self.count()) {
+            return Err(self.over(None));
+        }
+        if self.bytes > MAX_HELD_BYTES {
+            return Err(self.over(Some(format!(
+                "more rejected rows than a batch holds ({} MiB of them)",
+                MAX_HELD_BYTES >> 20
+            ))));
+        }
+        Ok(())
+    }
+
+    /// Checks the rows set aside against the limit, once every row is read.
+    ///
+    /// # Errors
+    ///
+    /// Bad data: more rejects than the limit allows of `rows_read` rows.
+    pub fn check(&self, rows_read: u64) -> Result<()> {
+        match self.limit {
+            Some(limit) if !limit.allows(self.count(), rows_read) => Err(self.over(None)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The error of a batch over its limit: at the first row set aside, saying how many.
+    fn over(&self, why: Option<String>) -> Error {
+        let limit = self.limit.map_or_else(|| "0".to_owned(), |l| l.to_string());
+        let first = self.rows.first().cloned().unwrap_or_else(|| RowError {
+            location: crate::error::Location {
+                file: String::new(),
+                position: None,
+            },
+            column: None,
+            value: None,
+            problem: String::new(),
+        });
+        let why = why.unwrap_or_else(|| format!("more than max_rejects = {limit} allows"));
+        ErrorKind::BadData(RowError {
+            problem: format!(
+                "{} (the first of {} rows rejected so far: {why}; the batch rolled back)",
+                first.problem,
+                self.count()
+            ),
+            ..first
+        })
+        .into()
+    }
+
+    /// The report: one JSON object per row set aside, one per line, in the order found
+    /// (`source`, `line` or `row_group` and `row`, `column`, `value`, `reason`).
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        for row in &self.rows {
+            let mut line = serde_json::json!({
+                "source": row.location.file,
+                "column": row.column,
+                "value": row.value,
+                "reason": row.problem,
+            });
+            match row.location.position {
+                Some(crate::error::Position::Line { line: number }) => line["line"] = number.into(),
+                Some(crate::error::Position::RowGroup { row_group, row }) => {
+                    line["row_group"] = row_group.into();
+                    line["row"] = row.into();
+                }
+                None => {}
+            }
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Writes the report to `to`: a local path, or `s3://bucket/key`.
+    ///
+    /// # Errors
+    ///
+    /// The file or object cannot be written.
+    pub async fn write(&self, to: &str, store: &StoreOptions) -> Result<()> {
+        let report = self.report();
+        if let Some(url) = S3Url::parse(to) {
+            let s3 = Arc::new(S3Store::connect(store).await);
+            return s3.put(&url.bucket, &url.key, report.into_bytes()).await;
+        }
+        tokio::fs::write(to, report).await.map_err(|source| {
+            ErrorKind::Read {
+                path: to.into(),
+                source,
+            }
+            .into()
+        })
+    }
+}

@@ -1,0 +1,331 @@
+//! `max_rejects`: rows that fail to parse or fail a check are set aside in `pgbatch.rejects`
+//! (committed with the batch) and in the `--rejects-out` report; over the limit the batch
+//! rolls back and the report is still written. Every expected location and value comes
+//! from the file the test writes, where each bad row is put on purpose.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{Int32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+
+use crate::cli::{code, pgbatch, stderr};
+use crate::pg::TestDb;
+
+/// Rows in the test's CSV file; its line n + 1 holds row n.
+const ROWS: i64 = 1000;
+
+/// The bad rows of the file: (row, field, value written instead, what its reason names).
+const BAD: [(i64, &str, &str, &str); 4] = [
+    (1, "price", "abc", "integer"),
+    (500, "day", "2020-13-01", "date"),
+    (501, "price", "-5", "0"),
+    (1000, "id", "", "NOT NULL"),
+];
+
+fn table(db: &TestDb) {
+    db.query("CREATE TABLE t (id integer NOT NULL, day date NOT NULL, price integer)");
+}
+
+fn job(dir: &Path, max_rejects: &str) -> String {
+    let path = dir.join("t.toml");
+    std::fs::write(
+        &path,
+        format!("table = \"t\"\nmax_rejects = {max_rejects}\n[source]\nchunk_rows = 128\n[columns.price]\nmin = 0\n"),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// The rows as (id, day, price) text, with `bad` of [`BAD`] written in.
+fn rows(bad: usize) -> Vec<[String; 3]> {
+    (1..=ROWS)
+        .map(|n| {
+            let mut row = [
+                n.to_string(),
+                format!("2020-01-{:02}", 1 + n % 28),
+                (n * 10).to_string(),
+            ];
+            for (at, field, value, _) in &BAD[..bad] {
+                if *at == n {
+                    let index = ["id", "day", "price"].iter().position(|f| f == field).unwrap();
+                    (*value).clone_into(&mut row[index]);
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+fn csv(dir: &Path, bad: usize) -> String {
+    let mut text = "id,day,price\n".to_owned();
+    for row in rows(bad) {
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    std::fs::write(dir.join("t.csv"), text).unwrap();
+    "t.csv".to_owned()
+}
+
+/// The sum of the prices of the good rows: what the table must hold.
+fn good_price_sum(bad: usize) -> i64 {
+    (1..=ROWS)
+        .filter(|n| !BAD[..bad].iter().any(|(at, ..)| at == n))
+        .map(|n| n * 10)
+        .sum()
+}
+
+fn report(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn bad_rows_up_to_the_limit_are_set_aside_with_their_lines_and_the_rest_commits() {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), "4");
+    let file = csv(dir.path(), 4);
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["load", "--json", &job, &file, "--rejects-out", "rejects.jsonl"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            &summary["rows_read"],
+            &summary["rows_loaded"],
+            &summary["rows_rejected"]
+        ),
+        (&ROWS.into(), &(ROWS - 4).into(), &4.into())
+    );
+    assert_eq!(
+        db.query("SELECT count(*), sum(price) FROM t"),
+        format!("{}|{}", ROWS - 4, good_price_sum(4))
+    );
+    // The ledger and the rejects table: in the batch's transaction, in file order.
+    let batch = summary["batch_id"].as_i64().unwrap();
+    assert_eq!(
+        db.query(&format!(
+            "SELECT rows_read, rows_loaded, rows_rejected FROM pgbatch.batches WHERE id = {batch}"
+        )),
+        format!("{ROWS}|{}|4", ROWS - 4)
+    );
+    let stored = db.query(&format!(
+        "SELECT ordinal, source, line, column_name, convert_from(value, 'UTF8'), reason \
+         FROM pgbatch.rejects WHERE batch_id = {batch} ORDER BY ordinal"
+    ));
+    let stored: Vec<Vec<&str>> = stored.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    for (i, ((row, field, value, names), line)) in BAD.iter().zip(&stored).enumerate() {
+        let expected = [
+            (i + 1).to_string(),
+            "t.csv".to_owned(),
+            (row + 1).to_string(),
+            (*field).to_owned(),
+        ];
+        assert_eq!(
+            line[..4].to_vec(),
+            expected.iter().map(String::as_str).collect::<Vec<_>>(),
+            "{line:?}"
+        );
+        // An empty field was no value at all: nothing is stored for it.
+        assert_eq!(line[4], *value, "{line:?}");
+        assert!(line[5].contains(names), "{line:?} should name {names}");
+    }
+    // The report says the same.
+    let lines = report(&dir.path().join("rejects.jsonl"));
+    assert_eq!(lines.len(), 4);
+    for ((row, field, _, names), line) in BAD.iter().zip(&lines) {
+        assert_eq!(
+            (&line["source"], &line["line"], &line["column"]),
+            (&"t.csv".into(), &(row + 1).into(), &(*field).into())
+        );
+        assert!(line["reason"].as_str().unwrap().contains(names), "{line}");
+    }
+}
+
+#[test]
+fn one_row_over_the_limit_rolls_back_and_still_writes_the_report() {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), "3");
+    let file = csv(dir.path(), 4);
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["load", &job, &file, "--rejects-out", "rejects.jsonl"],
+    );
+    assert_eq!(code(&out), 65, "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.starts_with("pgbatch: error: t.csv: line 2, column \"price\": cannot parse \"abc\" as integer")
+            && message.contains("4 rows rejected")
+            && message.contains("max_rejects = 3"),
+        "{message}"
+    );
+    assert_eq!(db.query("SELECT count(*) FROM t"), "0");
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.rejects"), "0");
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+    let lines = report(&dir.path().join("rejects.jsonl"));
+    assert_eq!(
+        lines.iter().map(|l| l["line"].as_i64().unwrap()).collect::<Vec<_>>(),
+        BAD.iter().map(|(row, ..)| row + 1).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_percentage_is_of_the_rows_read() {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    // 0.1% of 1000 rows: one row may be rejected, two may not.
+    let job = job(dir.path(), "\"0.1%\"");
+    let file = csv(dir.path(), 2);
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", &job, &file]);
+    assert_eq!(code(&out), 65, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("more than max_rejects = \"0.1%\" allows"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.query("SELECT count(*) FROM t"), "0");
+    let file = csv(dir.path(), 1);
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", &job, &file]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        db.query("SELECT count(*), sum(price) FROM t"),
+        format!("{}|{}", ROWS - 1, good_price_sum(1))
+    );
+    assert_eq!(db.query("SELECT line, column_name FROM pgbatch.rejects"), "2|price");
+}
+
+#[test]
+fn without_max_rejects_the_first_bad_row_still_fails_the_batch() {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    std::fs::write(&path, "table = \"t\"\n").unwrap();
+    let file = csv(dir.path(), 1);
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", path.to_str().unwrap(), &file]);
+    assert_eq!(code(&out), 65);
+    assert_eq!(
+        stderr(&out),
+        "pgbatch: error: t.csv: line 2, column \"price\": cannot parse \"abc\" as integer"
+    );
+}
+
+#[test]
+fn parquet_rejects_name_their_row_group_and_row() {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), "4");
+    // The same rows as Parquet text columns, in row groups of 300 rows.
+    let rows = rows(4);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("day", DataType::Utf8, false),
+        Field::new("price", DataType::Int32, true),
+    ]));
+    let price: Int32Array = rows.iter().map(|r| r[2].parse::<i32>().ok()).collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r[0].clone()))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r[1].clone()))),
+            Arc::new(price),
+        ],
+    )
+    .unwrap();
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(300))
+        .build();
+    let file = std::fs::File::create(dir.path().join("t.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["load", &job, "t.parquet", "--rejects-out", "rejects.jsonl"],
+    );
+    // "abc" is no Int32: a NULL price there, which the table takes. Three rows are bad.
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines = report(&dir.path().join("rejects.jsonl"));
+    let places: Vec<(i64, i64, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["row_group"].as_i64().unwrap(),
+                l["row"].as_i64().unwrap(),
+                l["column"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Row n (1-based) is row (n - 1) % 300 of row group (n - 1) / 300.
+    let expected: Vec<(i64, i64, &str)> = BAD[1..]
+        .iter()
+        .map(|(n, field, ..)| ((n - 1) / 300, (n - 1) % 300, *field))
+        .collect();
+    assert_eq!(places, expected);
+    assert_eq!(
+        db.query("SELECT count(*), count(price) FROM t"),
+        format!("{}|{}", ROWS - 3, ROWS - 4)
+    );
+}
+
+#[test]
+fn a_bad_max_rejects_is_a_configuration_error_at_its_line() {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), "\"ten\"");
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", &job, &csv(dir.path(), 0)]);
+    assert_eq!(code(&out), 78);
+    assert!(stderr(&out).contains("t.toml:2:"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("max_rejects must be a count"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_report_goes_to_s3_too() {
+    let s3 = crate::s3::S3::start();
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), "4");
+    csv(dir.path(), 4);
+    s3.put("landing", "t.csv", &std::fs::read(dir.path().join("t.csv")).unwrap());
+    s3.put("reports", ".keep", b"");
+    let out = crate::s3::pgbatch(
+        &db,
+        &s3.endpoint(),
+        &[
+            "load",
+            &job,
+            "s3://landing/t.csv",
+            "--rejects-out",
+            "s3://reports/t/rejects.jsonl",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8(s3.get("reports", "t/rejects.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| (l["source"].as_str().unwrap(), l["line"].as_i64().unwrap()))
+            .collect::<Vec<_>>(),
+        BAD.iter()
+            .map(|(row, ..)| ("s3://landing/t.csv", row + 1))
+            .collect::<Vec<_>>()
+    );
+}

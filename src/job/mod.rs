@@ -2,6 +2,7 @@
 //! table's catalog into a [`Job`]: quoted identifiers, target types, compiled patterns,
 //! and one value rule per loaded column. Every problem in a spec is reported at once.
 
+mod checks;
 mod column;
 mod fingerprint;
 mod mode;
@@ -17,6 +18,7 @@ use regex::Regex;
 
 use crate::db::Ident;
 use crate::db::catalog::PgType;
+pub use checks::BatchChecks;
 pub use mode::{Cover, Mode};
 pub use problems::{closest, did_you_mean};
 pub use rejects::RejectLimit;
@@ -142,6 +144,8 @@ pub struct Job {
     pub unpivot: Option<Unpivot>,
     /// Rows the batch may reject and still commit; `None`: the first bad row fails it.
     pub max_rejects: Option<RejectLimit>,
+    /// What the whole batch must satisfy before it commits (`[checks]`).
+    pub checks: BatchChecks,
 }
 
 #[cfg(test)]

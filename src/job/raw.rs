@@ -30,6 +30,8 @@ pub struct RawJob {
     /// Rows a batch may reject (set aside in `pgbatch.rejects`) and still commit: a count,
     /// or a percentage of the rows read such as `"0.1%"`. Unset: the first bad row fails it.
     pub max_rejects: Option<toml::Value>,
+    /// Checks of the whole batch, run in its transaction before it commits.
+    pub checks: Option<RawChecks>,
     /// A SQL transform job: the file (relative to the job file) whose statement it runs,
     /// instead of loading files.
     pub sql: Option<String>,
@@ -79,6 +81,24 @@ pub struct RawSource {
     /// checksum, else its address, size and ETag) or `"content"` (the sha256 of its bytes,
     /// read beside the load).
     pub identity: Option<String>,
+}
+
+/// Checks of the whole batch (`[checks]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChecks {
+    /// Bounds on the rows the batch loads.
+    pub min_rows: Option<u64>,
+    pub max_rows: Option<u64>,
+    /// Columns that together hold no value twice within the batch.
+    pub unique: Option<Vec<String>>,
+    /// The largest share of NULLs (0 to 1) per column.
+    #[serde(default)]
+    pub max_null_ratio: BTreeMap<String, f64>,
+    /// SQL files (relative to the job file), each returning one row whose bigint column
+    /// `failing` must be 0, and optionally a text column `example`.
+    #[serde(default)]
+    pub sql: Vec<String>,
 }
 
 /// Which rows a `replace_covered` batch replaces.

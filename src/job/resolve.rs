@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::checks::resolve_checks;
 use super::column::{make_target, value_rule};
 use super::mode::resolve_mode;
 use super::problems::{Problems, did_you_mean};
@@ -59,6 +60,7 @@ pub(super) fn resolve(raw: &RawJob, name: &str, base: &Path, catalog: &[Column],
     }
 
     let mode = resolve_mode(raw, catalog, &columns, problems);
+    let checks = resolve_checks(raw, base, &columns, &mode, problems);
     Job {
         name: name.to_owned(),
         table: raw.table.clone(),
@@ -70,6 +72,7 @@ pub(super) fn resolve(raw: &RawJob, name: &str, base: &Path, catalog: &[Column],
         absent,
         unpivot,
         max_rejects: resolve_limit(raw.max_rejects.as_ref(), problems),
+        checks,
     }
 }
 

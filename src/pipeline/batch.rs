@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio_postgres::{Client, Transaction};
 
+use super::checks;
 use super::fault;
 use super::identity::{Identity, content_hash, hash_contents_async, source_record};
 use super::load::{self, Streamed};
@@ -233,8 +234,18 @@ async fn finish_load(
 ) -> Result<Summary> {
     let job = &planned.job;
     let names: Vec<String> = files.iter().map(|f| f.file_name().to_owned()).collect();
+    // The report first: it is written whatever the checks then say.
+    if let Some(to) = &options.rejects_out
+        && let Err(error) = rejects.write(to, &options.store).await
+    {
+        roll_back(tx, "a batch whose rejects cannot be reported").await.ok();
+        return Err(error);
+    }
+    let mut passed = checks::counted(job, streamed)?;
+    passed.extend(checks::staged(&tx, job).await?);
     let merged = merge::merge(&tx, job, streamed.rows_written, &merge::cover_ranges(job, &names)).await?;
     fault::point("batch::after_merge");
+    passed.extend(checks::merged(&tx, job).await?);
     let mut done = planned.summary.clone();
     done.status = if options.dry_run {
         Status::Validated
@@ -256,12 +267,7 @@ async fn finish_load(
     done.rows_skipped = streamed.rows_skipped;
     done.rows_deleted = merged.rows_deleted;
     done.rows_rejected = streamed.rows_rejected;
-    if let Some(to) = &options.rejects_out
-        && let Err(error) = rejects.write(to, &options.store).await
-    {
-        roll_back(tx, "a batch whose rejects cannot be reported").await.ok();
-        return Err(error);
-    }
+    done.checks = passed;
     if options.dry_run {
         roll_back(tx, "the validation").await?;
         done.duration_ms = elapsed_ms(planned.started.at);

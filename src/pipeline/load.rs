@@ -33,6 +33,8 @@ struct Encoded {
     rows_kept: u64,
     rows_blank: u64,
     rejects: Vec<RowError>,
+    /// NULLs per column, in COPY order.
+    nulls: Vec<u64>,
 }
 
 type Pending = oneshot::Receiver<Result<Encoded>>;
@@ -45,8 +47,28 @@ pub struct Streamed {
     pub rows_skipped: u64,
     /// Rows set aside as bad (in the caller's [`Rejects`]).
     pub rows_rejected: u64,
+    /// NULLs written per column, in COPY order (`[checks] max_null_ratio`).
+    pub nulls: Vec<u64>,
     /// Source rows read per file, in file order.
     pub rows_per_file: Vec<u64>,
+    /// Source rows that went on, and blank records: with the rejects, every row read.
+    rows_kept: u64,
+    rows_blank: u64,
+}
+
+impl Streamed {
+    /// Adds what one chunk carried.
+    fn count(&mut self, encoded: &Encoded) {
+        self.rows_read += encoded.rows_read;
+        self.rows_written += encoded.rows_written;
+        self.rows_skipped += encoded.rows_skipped;
+        self.rows_per_file[encoded.file] += encoded.rows_read;
+        for (sum, nulls) in self.nulls.iter_mut().zip(&encoded.nulls) {
+            *sum += nulls;
+        }
+        self.rows_kept += encoded.rows_kept;
+        self.rows_blank += encoded.rows_blank;
+    }
 }
 
 /// Streams every file of the batch through one COPY statement.
@@ -86,9 +108,9 @@ pub async fn copy(
     let result = async {
         let mut streamed = Streamed {
             rows_per_file: vec![0; files.len()],
+            nulls: vec![0; job.columns.len()],
             ..Streamed::default()
         };
-        let (mut kept, mut blank) = (0, 0);
         sink.send(Bytes::copy_from_slice(&header()))
             .await
             .map_err(|error| Error::db("writing COPY data", error))?;
@@ -96,12 +118,7 @@ pub async fn copy(
             let encoded = next
                 .await
                 .map_err(|_| Error::from(ErrorKind::Internal("an encoding worker stopped".into())))??;
-            streamed.rows_read += encoded.rows_read;
-            streamed.rows_written += encoded.rows_written;
-            streamed.rows_skipped += encoded.rows_skipped;
-            streamed.rows_per_file[encoded.file] += encoded.rows_read;
-            kept += encoded.rows_kept;
-            blank += encoded.rows_blank;
+            streamed.count(&encoded);
             rejects.add(encoded.rejects)?;
             progress.advance(encoded.rows_read, encoded.bytes.len() as u64);
             sink.send(encoded.bytes)
@@ -125,6 +142,7 @@ pub async fn copy(
         }
         // Every row read went on, was set aside, or was a blank record: checked, not assumed.
         streamed.rows_rejected = rejects.count();
+        let (kept, blank) = (streamed.rows_kept, streamed.rows_blank);
         if streamed.rows_read != kept + streamed.rows_rejected + blank {
             return Err(ErrorKind::Internal(format!(
                 "the counts do not reconcile: {} rows read, {kept} went on, {} rejected, {blank} blank",
@@ -212,6 +230,7 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow
                             rows_kept: sorted.rows_kept,
                             rows_blank: chunk.skipped,
                             rejects: sorted.rejects,
+                            nulls: ready.batch.columns().iter().map(|c| c.null_count() as u64).collect(),
                         })
                     })
                 });

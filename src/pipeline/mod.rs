@@ -5,6 +5,7 @@
 
 mod batch;
 pub mod bind;
+mod checks;
 pub mod conform;
 pub mod encode;
 mod fault;

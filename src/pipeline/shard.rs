@@ -92,17 +92,18 @@ fn sources(parts: &[Part], files: &[SourceFile], rows: &[u64]) -> Vec<ShardSourc
 
 /// Loads one shard: its files into its staging table, recorded, in one transaction. A
 /// shard run again replaces what it left; a shard of a key already finalized does nothing.
-/// A shard sets no row aside: a job's `max_rejects` is a limit on the whole batch, and no
-/// shard sees the whole batch.
+/// A shard sets no row aside and runs no batch check: a job's `max_rejects` and `[checks]`
+/// are about the whole batch, and no shard sees the whole batch.
 fn no_rejects(job: &crate::job::Job) -> Result<Rejects> {
-    match job.max_rejects {
-        Some(limit) => Err(Error::config(format!(
-            "job {:?} sets max_rejects = {limit}, which a sharded load does not support yet: load it \
-             without --shards, or leave max_rejects unset",
-            job.name
-        ))),
-        None => Ok(Rejects::new(None)),
-    }
+    let what = match (job.max_rejects, job.checks.is_empty()) {
+        (Some(limit), _) => format!("max_rejects = {limit}"),
+        (None, false) => "[checks]".to_owned(),
+        (None, true) => return Ok(Rejects::new(None)),
+    };
+    Err(Error::config(format!(
+        "job {:?} sets {what}, which a sharded load does not support yet: load it without --shards",
+        job.name
+    )))
 }
 
 pub(crate) async fn load_shard(

@@ -69,6 +69,9 @@ pub struct Summary {
     pub shard: Option<ShardOf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_key: Option<String>,
+    /// The batch checks that passed, each with its figure (`[checks]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
 }
 
 /// What changed since the last batch of a job that read the same paths.
@@ -122,6 +125,7 @@ impl Summary {
             changes: None,
             shard: None,
             batch_key: None,
+            checks: Vec::new(),
         }
     }
 }

@@ -83,3 +83,6 @@ mod s3;
 
 /// `max_rejects`: bad rows set aside with their locations, the limit just under and over.
 mod rejects;
+
+/// `[checks]`: row counts, a key unique in the batch, NULL shares, SQL assertions.
+mod checks;

@@ -329,3 +329,34 @@ fn the_report_goes_to_s3_too() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_shard_refuses_a_limit_that_is_about_the_whole_batch() {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), "4");
+    let file = csv(dir.path(), 4);
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &[
+            "load",
+            &job,
+            &file,
+            "--shards",
+            "2",
+            "--shard-index",
+            "0",
+            "--batch-key",
+            "k",
+        ],
+    );
+    assert_eq!(code(&out), 78, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sets max_rejects = 4, which a sharded load does not support yet"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.shards"), "0");
+}

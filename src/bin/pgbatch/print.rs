@@ -173,6 +173,9 @@ pub fn summary(summary: &Summary, json: bool) {
             summary.rows_rejected
         );
     }
+    for check in &summary.checks {
+        println!("  check passed: {check}");
+    }
     for line in &summary.mapping {
         println!("  {line}");
     }

@@ -18,3 +18,6 @@ CREATE TABLE pgbatch.rejects (
 );
 
 ALTER TABLE pgbatch.batches ADD COLUMN rows_rejected bigint NOT NULL DEFAULT 0;
+-- Where a load's time went, in milliseconds: {"reading_ms", "encoding_ms", "sending_ms",
+-- "copying_ms", "checking_ms", "merging_ms", "committing_ms"} (`pgbatch report`).
+ALTER TABLE pgbatch.batches ADD COLUMN stages jsonb;

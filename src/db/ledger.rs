@@ -52,6 +52,8 @@ pub struct NewBatch<'a> {
     pub rows_deleted: u64,
     /// Rows set aside as bad, recorded by [`record_rejects`].
     pub rows_rejected: u64,
+    /// Where the batch's time went (`pipeline::Stages`), for `pgbatch report`.
+    pub stages: Option<serde_json::Value>,
     pub forced: bool,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub duration_ms: u64,
@@ -79,6 +81,8 @@ pub struct Batch {
     pub loaded_by: String,
     pub host: Option<String>,
     pub rows_rejected: i64,
+    /// Where the time went, by stage, in milliseconds (loads recorded since migration 0014).
+    pub stages: Option<serde_json::Value>,
 }
 
 /// Takes the advisory lock that serialises loads of `target` until the transaction ends.
@@ -240,6 +244,7 @@ pub async fn record(client: &impl GenericClient, batch: &NewBatch<'_>) -> Result
                 &batch.job_hash,
                 &batch.batch_key,
                 &count(batch.rows_rejected),
+                &batch.stages,
             ],
         )
         .await
@@ -247,10 +252,10 @@ pub async fn record(client: &impl GenericClient, batch: &NewBatch<'_>) -> Result
     Ok(row.get(0))
 }
 
-/// The most recent `limit` batches, newest first.
-pub async fn list(client: &impl GenericClient, limit: i64) -> Result<Vec<Batch>> {
+/// The most recent `limit` batches, newest first; with `id`, only that batch.
+pub async fn list(client: &impl GenericClient, limit: i64, id: Option<i64>) -> Result<Vec<Batch>> {
     let rows = client
-        .query(LIST_SQL, &[&limit])
+        .query(LIST_SQL, &[&limit, &id])
         .await
         .map_err(|error| Error::db("reading the ledger", error))?;
     Ok(rows
@@ -273,6 +278,7 @@ pub async fn list(client: &impl GenericClient, limit: i64) -> Result<Vec<Batch>>
             loaded_by: row.get(14),
             host: row.get(15),
             rows_rejected: row.get(16),
+            stages: row.get(17),
         })
         .collect())
 }

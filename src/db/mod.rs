@@ -6,6 +6,7 @@ mod conninfo;
 mod ident;
 pub mod ledger;
 pub mod migrate;
+pub mod report;
 pub mod shards;
 pub mod tls;
 

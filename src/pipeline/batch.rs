@@ -5,6 +5,7 @@
 //! `shard.rs` and `finalize.rs`, use them too).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio_postgres::{Client, Transaction};
 
@@ -15,7 +16,7 @@ use super::load::{self, Streamed};
 use super::merge;
 use super::rejects::Rejects;
 use super::source::SourceFile;
-use super::summary::{Changes, Started, Status, Summary, elapsed_ms};
+use super::summary::{Changes, Stages, Started, Status, Summary, elapsed_ms, ms};
 use super::transform::{PlannedSql, counts};
 use super::{LoadOptions, Progress};
 use crate::db::ledger;
@@ -94,6 +95,7 @@ pub(super) async fn commit(
             rows_skipped: summary.rows_skipped,
             rows_deleted: summary.rows_deleted,
             rows_rejected: summary.rows_rejected,
+            stages: summary.stages.and_then(|stages| serde_json::to_value(stages).ok()),
             forced,
             started_at: started.wall,
             duration_ms: summary.duration_ms,
@@ -241,11 +243,7 @@ async fn finish_load(
         roll_back(tx, "a batch whose rejects cannot be reported").await.ok();
         return Err(error);
     }
-    let mut passed = checks::counted(job, streamed)?;
-    passed.extend(checks::staged(&tx, job).await?);
-    let merged = merge::merge(&tx, job, streamed.rows_written, &merge::cover_ranges(job, &names)).await?;
-    fault::point("batch::after_merge");
-    passed.extend(checks::merged(&tx, job).await?);
+    let (merged, passed, mut stages) = check_and_merge(&tx, job, streamed, &names).await?;
     let mut done = planned.summary.clone();
     done.status = if options.dry_run {
         Status::Validated
@@ -268,12 +266,14 @@ async fn finish_load(
     done.rows_deleted = merged.rows_deleted;
     done.rows_rejected = streamed.rows_rejected;
     done.checks = passed;
+    done.stages = Some(stages);
     if options.dry_run {
         roll_back(tx, "the validation").await?;
         done.duration_ms = elapsed_ms(planned.started.at);
         return Ok(done);
     }
     done.duration_ms = elapsed_ms(planned.started.at);
+    let committing = Instant::now();
     let batch_id = commit(
         tx,
         &done,
@@ -284,6 +284,8 @@ async fn finish_load(
         (None, rejects.rows()),
     )
     .await?;
+    stages.committing_ms = ms(committing.elapsed());
+    done.stages = Some(stages);
     fault::point("batch::after_commit");
     done.batch_id = Some(batch_id);
     done.duration_ms = elapsed_ms(planned.started.at);
@@ -295,6 +297,37 @@ async fn finish_load(
         "Batch committed."
     );
     Ok(done)
+}
+
+/// The batch checks on what was copied and staged, the merge by the job's mode, then the
+/// checks on the merged table; with the time each took.
+async fn check_and_merge(
+    tx: &Transaction<'_>,
+    job: &Job,
+    streamed: &Streamed,
+    names: &[String],
+) -> Result<(merge::Merged, Vec<String>, Stages)> {
+    let checking = Instant::now();
+    let mut passed = checks::counted(job, streamed)?;
+    passed.extend(checks::staged(tx, job).await?);
+    let mut checking = checking.elapsed();
+    let merging = Instant::now();
+    let merged = merge::merge(tx, job, streamed.rows_written, &merge::cover_ranges(job, names)).await?;
+    fault::point("batch::after_merge");
+    let merging = merging.elapsed();
+    let checked = Instant::now();
+    passed.extend(checks::merged(tx, job).await?);
+    checking += checked.elapsed();
+    let stages = Stages {
+        reading_ms: ms(streamed.reading),
+        encoding_ms: ms(streamed.encoding),
+        sending_ms: ms(streamed.sending),
+        copying_ms: ms(streamed.copying),
+        checking_ms: ms(checking),
+        merging_ms: ms(merging),
+        committing_ms: 0,
+    };
+    Ok((merged, passed, stages))
 }
 
 /// Runs a SQL job's statement in the batch transaction: committed with its ledger row when

@@ -7,6 +7,7 @@
 //! others are ready.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::SinkExt;
@@ -35,6 +36,8 @@ struct Encoded {
     rejects: Vec<RowError>,
     /// NULLs per column, in COPY order.
     nulls: Vec<u64>,
+    /// Time spent conforming and encoding the chunk.
+    encoding: Duration,
 }
 
 type Pending = oneshot::Receiver<Result<Encoded>>;
@@ -51,6 +54,13 @@ pub struct Streamed {
     pub nulls: Vec<u64>,
     /// Source rows read per file, in file order.
     pub rows_per_file: Vec<u64>,
+    /// Where the time went (`pgbatch report`): the reader thread's time in the sources, the
+    /// workers' time conforming and encoding (summed over workers), the time spent handing
+    /// bytes to the server (waiting on it), and the whole stream, all of it overlapped.
+    pub reading: Duration,
+    pub encoding: Duration,
+    pub sending: Duration,
+    pub copying: Duration,
     /// Source rows that went on, and blank records: with the rejects, every row read.
     rows_kept: u64,
     rows_blank: u64,
@@ -68,6 +78,7 @@ impl Streamed {
         }
         self.rows_kept += encoded.rows_kept;
         self.rows_blank += encoded.rows_blank;
+        self.encoding += encoded.encoding;
     }
 }
 
@@ -92,18 +103,11 @@ pub async fn copy(
         .await
         .map_err(|error| Error::db("starting COPY", error))?;
     futures_util::pin_mut!(sink);
+    let copying = Instant::now();
     // Enough chunks in flight to keep every core busy, few enough to bound memory.
     let depth = rayon::current_num_threads() * 2 + 2;
     let (queue, mut pending) = mpsc::channel::<Pending>(depth);
-    let producer = {
-        let job = job.clone();
-        let files = files.clone();
-        let allow_rejects = rejects.allowed();
-        std::thread::Builder::new()
-            .name("pgbatch-read".into())
-            .spawn(move || produce(&job, &files, &queue, allow_rejects))
-            .map_err(|error| Error::from(ErrorKind::Internal(format!("cannot start the reader thread: {error}"))))?
-    };
+    let producer = spawn_reader(job.clone(), files.clone(), queue, rejects.allowed())?;
 
     let result = async {
         let mut streamed = Streamed {
@@ -121,9 +125,11 @@ pub async fn copy(
             streamed.count(&encoded);
             rejects.add(encoded.rejects)?;
             progress.advance(encoded.rows_read, encoded.bytes.len() as u64);
+            let sent = Instant::now();
             sink.send(encoded.bytes)
                 .await
                 .map_err(|error| Error::db("writing COPY data", error))?;
+            streamed.sending += sent.elapsed();
         }
         sink.send(Bytes::from_static(&TRAILER))
             .await
@@ -155,14 +161,41 @@ pub async fn copy(
     .await;
     // On error, dropping the receiver stops the reader at its next chunk.
     drop(pending);
-    match tokio::task::spawn_blocking(move || producer.join()).await {
-        Ok(Ok(())) => {}
+    let reading = join_reader(producer).await?;
+    result.map(|streamed| Streamed {
+        reading,
+        copying: copying.elapsed(),
+        ..streamed
+    })
+}
+
+/// Starts the reader thread; it returns the time it spent reading.
+fn spawn_reader(
+    job: Arc<Job>,
+    files: Arc<Vec<SourceFile>>,
+    queue: mpsc::Sender<Pending>,
+    allow_rejects: bool,
+) -> Result<std::thread::JoinHandle<Duration>> {
+    std::thread::Builder::new()
+        .name("pgbatch-read".into())
+        .spawn(move || {
+            let started = Instant::now();
+            let waiting = produce(&job, &files, &queue, allow_rejects);
+            started.elapsed().saturating_sub(waiting)
+        })
+        .map_err(|error| Error::from(ErrorKind::Internal(format!("cannot start the reader thread: {error}"))))
+}
+
+/// Waits for the reader thread to end (it stops at its next chunk once the queue's receiver
+/// is dropped); its time reading, or its panic as an internal error.
+async fn join_reader(reader: std::thread::JoinHandle<Duration>) -> Result<Duration> {
+    match tokio::task::spawn_blocking(move || reader.join()).await {
+        Ok(Ok(reading)) => Ok(reading),
         Ok(Err(panic)) => {
-            return Err(ErrorKind::Internal(format!("the reader thread panicked: {}", panic_message(&*panic))).into());
+            Err(ErrorKind::Internal(format!("the reader thread panicked: {}", panic_message(&*panic))).into())
         }
-        Err(error) => return Err(ErrorKind::Internal(format!("the reader thread panicked: {error}")).into()),
+        Err(error) => Err(ErrorKind::Internal(format!("the reader thread panicked: {error}")).into()),
     }
-    result
 }
 
 /// Opens `file` for `job`: its fields bound to the job's columns (a configuration error
@@ -181,8 +214,10 @@ pub fn open_bound(job: &Job, file: &SourceFile) -> Result<(Box<dyn source::Sourc
 }
 
 /// Reads the files in order; queues one pending result per chunk. An error is queued like
-/// a result, so the consumer meets it in file order.
-fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow_rejects: bool) {
+/// a result, so the consumer meets it in file order. Returns the time it waited for room in
+/// the queue (the rest of its time is reading).
+fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow_rejects: bool) -> Duration {
+    let mut waiting = Duration::ZERO;
     let encoder = Arc::new(Encoder::new(job.columns.iter().map(|c| c.ty).collect()));
     let fail = |error: Error| {
         let (sender, receiver) = oneshot::channel();
@@ -194,7 +229,10 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow
         // changed since.
         let (mut source, conformer) = match open_bound(job, file) {
             Ok((source, conformer)) => (source, Arc::new(conformer)),
-            Err(error) => return fail(error),
+            Err(error) => {
+                fail(error);
+                return waiting;
+            }
         };
         loop {
             // Fault injection (tests only, the `failpoints` feature): a panic in the reader.
@@ -202,18 +240,24 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow
             let chunk = match source.next_chunk() {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
-                Err(error) => return fail(error),
+                Err(error) => {
+                    fail(error);
+                    return waiting;
+                }
             };
             let (sender, receiver) = oneshot::channel();
+            let queued = Instant::now();
             if queue.blocking_send(receiver).is_err() {
-                return; // the consumer stopped: an error, reported there
+                return waiting; // the consumer stopped: an error, reported there
             }
+            waiting += queued.elapsed();
             let conformer = conformer.clone();
             let encoder = encoder.clone();
             rayon::spawn(move || {
                 // A panic here would abort the process from rayon's thread: it becomes the
                 // batch's error instead (exit 70), and the batch rolls back.
                 let work = std::panic::AssertUnwindSafe(|| {
+                    let started = Instant::now();
                     fail::fail_point!("conform::chunk");
                     conformer.conform_or_reject(&chunk, allow_rejects).and_then(|sorted| {
                         let ready = sorted.conformed;
@@ -231,6 +275,7 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow
                             rows_blank: chunk.skipped,
                             rejects: sorted.rejects,
                             nulls: ready.batch.columns().iter().map(|c| c.null_count() as u64).collect(),
+                            encoding: started.elapsed(),
                         })
                     })
                 });
@@ -241,4 +286,5 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow
             });
         }
     }
+    waiting
 }

@@ -36,7 +36,7 @@ pub use shard::Shard;
 pub use source::locate::expand;
 pub use source::store::StoreOptions;
 use summary::Started;
-pub use summary::{Changes, ShardOf, Status, Summary};
+pub use summary::{Changes, ShardOf, Stages, Status, Summary};
 
 /// Hears how a load goes; the binary draws progress bars with it. The library never prints.
 pub trait Progress: Send + Sync {

@@ -69,6 +69,9 @@ pub struct Summary {
     pub shard: Option<ShardOf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_key: Option<String>,
+    /// Where the batch's time went, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Stages>,
     /// The batch checks that passed, each with its figure (`[checks]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
@@ -126,8 +129,29 @@ impl Summary {
             shard: None,
             batch_key: None,
             checks: Vec::new(),
+            stages: None,
         }
     }
+}
+
+/// Where a load's time went, in milliseconds. Reading, encoding and sending overlap within
+/// copying (the whole COPY stream); encoding is summed over the workers, so on several
+/// cores it may exceed copying.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stages {
+    pub reading_ms: u64,
+    pub encoding_ms: u64,
+    pub sending_ms: u64,
+    pub copying_ms: u64,
+    pub checking_ms: u64,
+    pub merging_ms: u64,
+    /// The ledger row, the rejects and COMMIT (in the summary; the ledger row is written
+    /// before it is known, so the ledger holds 0).
+    pub committing_ms: u64,
+}
+
+pub(crate) fn ms(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Milliseconds since `started`.

@@ -327,6 +327,7 @@ fn every_command_has_plain_help_with_an_example() {
         "demo",
         "serve",
         "batches",
+        "report",
         "probe",
         "exit-codes",
         "completions",

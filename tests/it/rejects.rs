@@ -360,3 +360,63 @@ fn a_shard_refuses_a_limit_that_is_about_the_whole_batch() {
     );
     assert_eq!(db.query("SELECT count(*) FROM pgbatch.shards"), "0");
 }
+
+#[test]
+fn report_shows_a_batch_with_its_first_rejects_and_where_its_time_went() {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), "4");
+    let file = csv(dir.path(), 4);
+    let out = pgbatch(dir.path(), Some(&db.url()), &["load", "--json", &job, &file]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = summary["batch_id"].to_string();
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["report", &id, "--rejects", "2", "--json"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let batch = &report["batch"];
+    assert_eq!(
+        (&batch["rows_read"], &batch["rows_loaded"], &batch["rows_rejected"]),
+        (&ROWS.into(), &(ROWS - 4).into(), &4.into())
+    );
+    // The file's size, as the file system says.
+    let bytes = std::fs::metadata(dir.path().join("t.csv")).unwrap().len();
+    assert_eq!(report["bytes"], bytes);
+    let lines: Vec<i64> = report["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, [BAD[0].0 + 1, BAD[1].0 + 1]);
+    for stage in [
+        "reading_ms",
+        "encoding_ms",
+        "sending_ms",
+        "copying_ms",
+        "checking_ms",
+        "merging_ms",
+    ] {
+        assert!(batch["stages"][stage].is_u64(), "{stage} in {batch}");
+    }
+    // The same as text, and a batch that does not exist is input missing.
+    let out = pgbatch(dir.path(), Some(&db.url()), &["report", &id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("rows: 1000 read, 996 loaded, 0 skipped, 0 deleted, 4 rejected"),
+        "{text}"
+    );
+    // Each rejected row as the ledger holds it.
+    let reason = db.query("SELECT reason FROM pgbatch.rejects WHERE line = 1001");
+    assert!(
+        text.contains(&format!("t.csv: line 1001, column \"id\": {reason}\n")),
+        "{text}"
+    );
+    let out = pgbatch(dir.path(), Some(&db.url()), &["report", "999"]);
+    assert_eq!(code(&out), 66, "{}", stderr(&out));
+}

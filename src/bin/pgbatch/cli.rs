@@ -207,6 +207,16 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
+    /// One batch as the ledger recorded it: its sources, counts, where the time went,
+    /// throughput, and the first rows it set aside.
+    #[command(after_help = "Example:\n  pgbatch report 42 --rejects 20")]
+    Report {
+        /// The batch id (pgbatch batches lists them).
+        batch: i64,
+        /// How many of its rejected rows to show.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        rejects: i64,
+    },
     /// Ask a URL once and exit 0 if it answers 2xx, else 69: the image's health check
     /// (it has no shell and no curl).
     #[command(after_help = "Example:\n  pgbatch probe http://127.0.0.1:8080/readyz")]

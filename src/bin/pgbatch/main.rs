@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser as _};
 use pgbatch::api::{self, Api};
-use pgbatch::db::{ConnectOptions, Session, ledger, migrate};
+use pgbatch::db::{ConnectOptions, Session, ledger, migrate, report};
 use pgbatch::embedded;
 use pgbatch::error::exit;
 use pgbatch::job::Spec;
@@ -132,15 +132,8 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
             cli.load_options(*force, false, *skip_if_running, None),
         ),
         Command::Validate { job, files } => (job, files.as_slice(), cli.load_options(true, true, false, None)),
-        Command::Migrate { dir } => {
-            let migrations = migrate::read_dir(dir)?;
-            let applied = migrate::run(&mut connect(&session).await?, &migrations).await?;
-            if cli.json {
-                println!("{}", serde_json::json!({ "status": "migrated", "applied": applied }));
-            } else {
-                println!("applied {} migration(s) of {}", applied.len(), migrations.len());
-            }
-            return Ok(());
+        Command::Migrate { .. } | Command::Batches { .. } | Command::Report { .. } => {
+            return database_command(&cli, &session).await;
         }
         Command::Demo {
             migrations,
@@ -173,10 +166,6 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
         }
         Command::Completions { shell } => return print::completions(*shell, Cli::command()),
         Command::Man => return print::man(Cli::command()),
-        Command::Batches { limit } => {
-            print::batches(&ledger::list(&connect(&session).await?, *limit).await?, cli.json);
-            return Ok(());
-        }
     };
     let spec = Spec::find(job, &cli.jobs_dir);
     // A validation loads nothing: it is no run for monitoring (no last success).
@@ -192,6 +181,29 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
         }),
     )
     .await
+}
+
+/// The commands that only talk to the database: `migrate`, `batches`, `report`.
+async fn database_command(cli: &Cli, session: &Session) -> pgbatch::Result<()> {
+    let client = connect(session).await?;
+    match &cli.command {
+        Command::Migrate { dir } => {
+            let migrations = migrate::read_dir(dir)?;
+            let mut client = client;
+            let applied = migrate::run(&mut client, &migrations).await?;
+            if cli.json {
+                println!("{}", serde_json::json!({ "status": "migrated", "applied": applied }));
+            } else {
+                println!("applied {} migration(s) of {}", applied.len(), migrations.len());
+            }
+        }
+        Command::Batches { limit } => print::batches(&ledger::list(&client, *limit, None).await?, cli.json),
+        Command::Report { batch, rejects } => {
+            print::report(&report::report(&client, *batch, *rejects).await?, cli.json);
+        }
+        _ => unreachable!("only the database's own commands come here"),
+    }
+    Ok(())
 }
 
 /// `pgbatch finalize`: the shards of one array job made one batch.

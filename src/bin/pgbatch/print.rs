@@ -73,6 +73,58 @@ pub fn batches(batches: &[pgbatch::db::ledger::Batch], json: bool) {
     }
 }
 
+/// One batch's report: the ledger row, throughput, stages, its first rejects.
+pub fn report(report: &pgbatch::db::report::Report, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(report).unwrap_or_default());
+        return;
+    }
+    let b = &report.batch;
+    println!(
+        "batch {}: job {}, table {} ({}), committed {} by {}{}",
+        b.id,
+        b.job,
+        b.target,
+        b.mode,
+        b.committed_at,
+        b.loaded_by,
+        b.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default()
+    );
+    for source in b.sources.as_array().into_iter().flatten() {
+        println!(
+            "  source {}: {} rows, {} bytes",
+            source["path"].as_str().unwrap_or("?"),
+            source["rows"],
+            source["bytes"]
+        );
+    }
+    println!(
+        "  rows: {} read, {} loaded, {} skipped, {} deleted, {} rejected",
+        b.rows_read, b.rows_loaded, b.rows_skipped, b.rows_deleted, b.rows_rejected
+    );
+    println!(
+        "  {} ms: {:.0} rows/s, {:.0} bytes/s",
+        b.duration_ms, report.rows_per_second, report.bytes_per_second
+    );
+    if let Some(stages) = &b.stages {
+        let parts: Vec<String> = ["reading", "encoding", "sending", "copying", "checking", "merging"]
+            .iter()
+            .map(|stage| format!("{stage} {}", stages[format!("{stage}_ms")]))
+            .collect();
+        println!("  stages (ms, the first four overlapped): {}", parts.join(", "));
+    }
+    if !report.rejects.is_empty() {
+        println!(
+            "  rejected rows (the first {} of {}):",
+            report.rejects.len(),
+            b.rows_rejected
+        );
+        for reject in &report.rejects {
+            println!("    {reject}");
+        }
+    }
+}
+
 /// A completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell, mut command: clap::Command) -> pgbatch::Result<()> {
     let mut script = Vec::new();

@@ -115,6 +115,7 @@ pub async fn copy(
             nulls: vec![0; job.columns.len()],
             ..Streamed::default()
         };
+        let mut file = None;
         sink.send(Bytes::copy_from_slice(&header()))
             .await
             .map_err(|error| Error::db("writing COPY data", error))?;
@@ -124,6 +125,10 @@ pub async fn copy(
                 .map_err(|_| Error::from(ErrorKind::Internal("an encoding worker stopped".into())))??;
             streamed.count(&encoded);
             rejects.add(encoded.rejects)?;
+            if file != Some(encoded.file) {
+                file = Some(encoded.file);
+                progress.file(encoded.file, &files[encoded.file].display);
+            }
             progress.advance(encoded.rows_read, encoded.bytes.len() as u64);
             let sent = Instant::now();
             sink.send(encoded.bytes)

@@ -42,9 +42,11 @@ pub use summary::{Changes, ShardOf, Stages, Status, Summary};
 pub trait Progress: Send + Sync {
     /// The batch starts: its files and their total size.
     fn start(&self, _files: usize, _bytes: u64) {}
+    /// The COPY stream reached file `index` (of the batch's files, in order), `name`.
+    fn file(&self, _index: usize, _name: &str) {}
     /// A chunk was written to the COPY stream.
     fn advance(&self, _rows: u64, _copy_bytes: u64) {}
-    /// COPY is done; the batch is merging and committing.
+    /// COPY is done; the batch is checking, merging and committing.
     fn finish(&self) {}
 }
 

@@ -86,3 +86,6 @@ mod rejects;
 
 /// `[checks]`: row counts, a key unique in the batch, NULL shares, SQL assertions.
 mod checks;
+
+/// What a load tells its progress display: files in order, rows, the stage.
+mod progress;

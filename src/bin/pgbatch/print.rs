@@ -2,9 +2,11 @@
 //! and a progress bar on stderr.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, HumanCount, ProgressBar, ProgressStyle};
 use pgbatch::error::exit;
 use pgbatch::pipeline::{self, Progress, Status, Summary};
 
@@ -254,31 +256,88 @@ pub fn summary(summary: &Summary, json: bool) {
 }
 
 /// A progress bar on stderr, counting source rows.
-struct Bar(ProgressBar);
+struct Bar {
+    spinner: ProgressBar,
+    files: AtomicUsize,
+    bytes: AtomicU64,
+    file: Mutex<String>,
+    started: Instant,
+}
 
 impl Bar {
     fn new() -> Self {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec}) {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        Bar(bar)
+        Bar {
+            spinner: bar,
+            files: AtomicUsize::new(0),
+            bytes: AtomicU64::new(0),
+            file: Mutex::new(String::new()),
+            started: Instant::now(),
+        }
+    }
+
+    /// The line: the stage, the file (of several), rows and bytes so far and per second.
+    fn show(&self) {
+        let rows = self.spinner.position();
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        let file = self.file.lock().map(|f| f.clone()).unwrap_or_default();
+        #[expect(clippy::cast_precision_loss, reason = "a rate on screen")]
+        let (rows_per_second, bytes_per_second) = (rows as f64 / seconds, bytes as f64 / seconds);
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a rate on screen"
+        )]
+        let (rows_per_second, bytes_per_second) = (rows_per_second as u64, bytes_per_second as u64);
+        self.spinner.set_message(format!(
+            "copying{file}: {} rows ({}/s), {} sent ({}/s)",
+            HumanCount(rows),
+            HumanCount(rows_per_second),
+            HumanBytes(bytes),
+            HumanBytes(bytes_per_second),
+        ));
     }
 }
 
 impl Progress for Bar {
     fn start(&self, files: usize, bytes: u64) {
-        self.0
-            .set_message(format!("loading {files} file(s), {}", indicatif::HumanBytes(bytes)));
-        self.0.enable_steady_tick(std::time::Duration::from_millis(120));
+        self.files.store(files, Ordering::Relaxed);
+        self.spinner
+            .set_message(format!("starting: {files} file(s), {}", HumanBytes(bytes)));
+        self.spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     }
 
-    fn advance(&self, rows: u64, _copy_bytes: u64) {
-        self.0.inc(rows);
+    fn file(&self, index: usize, name: &str) {
+        let files = self.files.load(Ordering::Relaxed);
+        if files > 1
+            && let Ok(mut file) = self.file.lock()
+        {
+            let name = name.rsplit('/').next().unwrap_or(name);
+            *file = format!(" file {}/{files} {name}", index + 1);
+        }
+    }
+
+    fn advance(&self, rows: u64, copy_bytes: u64) {
+        self.spinner.inc(rows);
+        self.bytes.fetch_add(copy_bytes, Ordering::Relaxed);
+        self.show();
     }
 
     fn finish(&self) {
-        self.0.finish_and_clear();
+        self.spinner.set_message(format!(
+            "checking, merging and committing {} rows",
+            HumanCount(self.spinner.position())
+        ));
+    }
+}
+
+/// The bar goes when the load is over, whichever way it ended.
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.spinner.finish_and_clear();
     }
 }

@@ -21,7 +21,7 @@ use super::transform::{PlannedSql, counts};
 use super::{LoadOptions, Progress};
 use crate::db::ledger;
 use crate::error::{Error, ErrorKind, Result, RowError, joined};
-use crate::job::Job;
+use crate::job::{Job, RejectLimit};
 
 /// A load, planned: the job bound to every file, before its transaction.
 pub(crate) struct PlannedLoad {
@@ -166,20 +166,7 @@ pub(crate) async fn load_files(
         )))
     };
     merge::stage(&tx, &job).await?;
-    progress.start(planned.files.len(), planned.summary.bytes);
-    let files = Arc::new(planned.files.clone());
-    let mut rejects = Rejects::new(job.max_rejects);
-    let copied = load::copy(
-        &tx,
-        &merge::copy_statement(&job),
-        job.clone(),
-        files,
-        progress.clone(),
-        &mut rejects,
-    )
-    .await;
-    progress.finish();
-    let copied = copied.and_then(|streamed| rejects.check(streamed.rows_read).map(|()| streamed));
+    let (copied, rejects) = copy_checked(&tx, &planned, options, progress).await;
     let streamed = match copied {
         Ok(streamed) => streamed,
         Err(error) => {
@@ -224,6 +211,37 @@ pub(crate) async fn load_files(
     finish_load(tx, &planned, &files, &hash, (&streamed, &rejects), options).await
 }
 
+/// Streams the batch's files through COPY, setting rows aside as the job allows (a
+/// validation sets aside every bad row, to list them all, then says whether a load would
+/// take them); the rows set aside either way.
+async fn copy_checked(
+    tx: &Transaction<'_>,
+    planned: &PlannedLoad,
+    options: &LoadOptions,
+    progress: Arc<dyn Progress>,
+) -> (Result<Streamed>, Rejects) {
+    let job = &planned.job;
+    progress.start(planned.files.len(), planned.summary.bytes);
+    let files = Arc::new(planned.files.clone());
+    let limit = if options.dry_run {
+        Some(RejectLimit::Percent(100.0))
+    } else {
+        job.max_rejects
+    };
+    let mut rejects = Rejects::new(limit);
+    let statement = merge::copy_statement(job);
+    let copied = load::copy(tx, &statement, job.clone(), files, progress.clone(), &mut rejects).await;
+    progress.finish();
+    let copied = copied.and_then(|streamed| {
+        rejects.check(streamed.rows_read)?;
+        if options.dry_run {
+            rejects.check_as(job.max_rejects, streamed.rows_read)?;
+        }
+        Ok(streamed)
+    });
+    (copied, rejects)
+}
+
 /// Merges the staged rows into the table by the job's mode, then commits with the ledger
 /// row, or (validating) rolls back.
 async fn finish_load(
@@ -265,6 +283,7 @@ async fn finish_load(
     done.rows_skipped = streamed.rows_skipped;
     done.rows_deleted = merged.rows_deleted;
     done.rows_rejected = streamed.rows_rejected;
+    done.rejected = rejects.summary_lines();
     done.checks = passed;
     done.stages = Some(stages);
     if options.dry_run {

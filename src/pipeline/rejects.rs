@@ -83,6 +83,57 @@ impl Rejects {
         }
     }
 
+    /// The rows set aside, by column (in the order each column first failed): the column
+    /// (`None`: a problem with no one column), how many rows, and the first of them.
+    pub fn by_column(&self) -> Vec<(Option<&str>, u64, &RowError)> {
+        let mut groups: Vec<(Option<&str>, u64, &RowError)> = Vec::new();
+        for row in &self.rows {
+            let column = row.column.as_deref();
+            match groups.iter_mut().find(|(c, ..)| *c == column) {
+                Some(group) => group.1 += 1,
+                None => groups.push((column, 1, row)),
+            }
+        }
+        groups
+    }
+
+    /// Each column's rejected rows, as a line: `column "price": 2 rows, the first at
+    /// t.csv: line 2: cannot parse "abc" as integer`.
+    pub fn summary_lines(&self) -> Vec<String> {
+        self.by_column()
+            .into_iter()
+            .map(|(column, count, first)| {
+                let column = column.map_or_else(|| "no one column".to_owned(), |c| format!("column {c:?}"));
+                let rows = if count == 1 { "1 row" } else { &format!("{count} rows") };
+                format!("{column}: {rows}, the first at {}: {}", first.location, first.problem)
+            })
+            .collect()
+    }
+
+    /// Whether a load of the job (`limit`, its `max_rejects`) would take the rows set aside
+    /// by a validation, which sets aside every bad row.
+    ///
+    /// # Errors
+    ///
+    /// Bad data: a load would fail; every column's bad rows are listed.
+    pub fn check_as(&self, limit: Option<RejectLimit>, rows_read: u64) -> Result<()> {
+        if self.rows.is_empty() || limit.is_some_and(|l| l.allows(self.count(), rows_read)) {
+            return Ok(());
+        }
+        let allowed = limit.map_or_else(|| "max_rejects is not set".to_owned(), |l| format!("max_rejects = {l}"));
+        let first = self.rows[0].clone();
+        Err(ErrorKind::BadData(RowError {
+            problem: format!(
+                "{} (a load would fail: {} of {rows_read} rows are bad and {allowed}; {})",
+                first.problem,
+                self.count(),
+                self.summary_lines().join("; ")
+            ),
+            ..first
+        })
+        .into())
+    }
+
     /// The error of a batch over its limit: at the first row set aside, saying how many.
     fn over(&self, why: Option<String>) -> Error {
         let limit = self.limit.map_or_else(|| "0".to_owned(), |l| l.to_string());

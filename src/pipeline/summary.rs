@@ -69,6 +69,9 @@ pub struct Summary {
     pub shard: Option<ShardOf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_key: Option<String>,
+    /// The rows set aside, a line per column with the first of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<String>,
     /// Where the batch's time went, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stages: Option<Stages>,
@@ -129,6 +132,7 @@ impl Summary {
             shard: None,
             batch_key: None,
             checks: Vec::new(),
+            rejected: Vec::new(),
             stages: None,
         }
     }

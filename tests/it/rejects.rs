@@ -420,3 +420,48 @@ fn report_shows_a_batch_with_its_first_rejects_and_where_its_time_went() {
     let out = pgbatch(dir.path(), Some(&db.url()), &["report", "999"]);
     assert_eq!(code(&out), 66, "{}", stderr(&out));
 }
+
+#[test]
+fn validate_lists_every_bad_column_at_once_and_says_whether_a_load_would_take_them() {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let file = csv(dir.path(), 4);
+    // Without max_rejects a load would fail at the first bad row; validate names them all.
+    let strict = dir.path().join("strict.toml");
+    std::fs::write(&strict, "table = \"t\"\n[columns.price]\nmin = 0\n").unwrap();
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["validate", strict.to_str().unwrap(), &file],
+    );
+    assert_eq!(code(&out), 65, "{}", stderr(&out));
+    let message = stderr(&out);
+    for expected in [
+        "a load would fail: 4 of 1000 rows are bad and max_rejects is not set",
+        "column \"price\": 2 rows, the first at t.csv: line 2: cannot parse \"abc\" as integer",
+        "column \"day\": 1 row, the first at t.csv: line 501:",
+        "column \"id\": 1 row, the first at t.csv: line 1001:",
+    ] {
+        assert!(message.contains(expected), "{expected:?} in {message}");
+    }
+    // Within the job's limit: what a load would do, and the bad rows by column.
+    let job = job(dir.path(), "4");
+    let out = pgbatch(dir.path(), Some(&db.url()), &["validate", "--json", &job, &file]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&summary["status"], &summary["rows_loaded"], &summary["rows_rejected"]),
+        (&"validated".into(), &(ROWS - 4).into(), &4.into())
+    );
+    let columns: Vec<&str> = summary["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line.as_str().unwrap().split(':').next().unwrap())
+        .collect();
+    assert_eq!(columns, ["column \"price\"", "column \"day\"", "column \"id\""]);
+    // Nothing is left behind by either.
+    assert_eq!(db.query("SELECT count(*) FROM t"), "0");
+    assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
+}

@@ -221,11 +221,19 @@ pub fn summary(summary: &Summary, json: bool) {
             summary.duration_ms
         ),
     }
-    if summary.rows_rejected > 0 {
+    details(summary, &id);
+}
+
+/// The lines under a summary: rejects, checks, the mapping, fields ignored, what changed.
+fn details(summary: &Summary, id: &str) {
+    if summary.rows_rejected > 0 && summary.status == Status::Loaded {
         println!(
             "  {} rows rejected: set aside in pgbatch.rejects (batch_id {id}), within max_rejects",
             summary.rows_rejected
         );
+    }
+    for line in &summary.rejected {
+        println!("  rejected: {line}");
     }
     for check in &summary.checks {
         println!("  check passed: {check}");

@@ -8,6 +8,7 @@
 
 mod cache;
 mod handler;
+mod history;
 mod metrics;
 mod openapi;
 pub mod output;

@@ -119,7 +119,9 @@ pub(super) async fn index(State(api): State<Arc<Api>>) -> Html<String> {
         }
         page.push_str("</dd>\n");
     }
-    page.push_str("</dl>\n<p><a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/metrics\">/metrics</a></p>\n</body></html>\n");
+    page.push_str("</dl>\n");
+    page.push_str(&super::history::recent(&api).await);
+    page.push_str("<p><a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/metrics\">/metrics</a></p>\n</body></html>\n");
     Html(page)
 }
 

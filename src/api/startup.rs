@@ -133,6 +133,7 @@ impl Api {
         let mut router = router
             .route_layer(shed)
             .route("/", get(index))
+            .route("/history/{id}", get(super::history::batch))
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(ready))
             .route("/openapi.json", get(openapi_document));

@@ -89,3 +89,6 @@ mod checks;
 
 /// What a load tells its progress display: files in order, rows, the stage.
 mod progress;
+
+/// The load-history page in headless Chromium.
+mod history;

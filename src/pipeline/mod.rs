@@ -5,6 +5,7 @@
 
 mod batch;
 pub mod bind;
+mod caution;
 mod checks;
 pub mod conform;
 pub mod encode;

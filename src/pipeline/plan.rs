@@ -24,15 +24,22 @@ pub struct Mapping {
     pub source_type: Option<String>,
     /// The column's type in the table.
     pub target_type: String,
+    /// What the file's type may do in the column's (`caution`), when anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caution: Option<String>,
 }
 
 impl std::fmt::Display for Mapping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} <- {}", self.column, self.from)?;
         match &self.source_type {
-            Some(source) => write!(f, " ({source} -> {})", self.target_type),
-            None if self.target_type.is_empty() => Ok(()),
-            None => write!(f, " ({})", self.target_type),
+            Some(source) => write!(f, " ({source} -> {})", self.target_type)?,
+            None if self.target_type.is_empty() => {}
+            None => write!(f, " ({})", self.target_type)?,
+        }
+        match &self.caution {
+            Some(caution) => write!(f, ": {caution}"),
+            None => Ok(()),
         }
     }
 }
@@ -179,11 +186,18 @@ fn mapping(job: &Job, server: &[LoadColumn], opened: &Opened) -> Vec<Mapping> {
                 ),
                 ValueRule::PerField(values) => (format!("per unpivoted field: {}", list(values)), None),
             };
+            let caution = match &column.rule {
+                ValueRule::Field { .. } | ValueRule::Unpivoted => source_type
+                    .as_deref()
+                    .and_then(|source| super::caution::caution(source, column)),
+                _ => None,
+            };
             Mapping {
                 column: column.name.clone(),
                 from,
                 source_type,
                 target_type: column.ty.name().to_owned(),
+                caution,
             }
         })
         .collect();
@@ -192,12 +206,14 @@ fn mapping(job: &Job, server: &[LoadColumn], opened: &Opened) -> Vec<Mapping> {
         from: "nothing: no file has the field, so the table's default".into(),
         source_type: None,
         target_type: column.ty.name().to_owned(),
+        caution: None,
     }));
     lines.extend(job.absent.iter().map(|name| Mapping {
         column: name.clone(),
         from: "nothing: absent, so the table's default or NULL".into(),
         source_type: None,
         target_type: String::new(),
+        caution: None,
     }));
     lines
 }

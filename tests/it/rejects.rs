@@ -465,3 +465,69 @@ fn validate_lists_every_bad_column_at_once_and_says_whether_a_load_would_take_th
     assert_eq!(db.query("SELECT count(*) FROM t"), "0");
     assert_eq!(db.query("SELECT count(*) FROM pgbatch.batches"), "0");
 }
+
+/// A Parquet file whose types the table does not match: smallint for Int64 values, integer
+/// for Float64 prices, timestamp without time zone for zoned times, varchar(3) for text.
+fn mismatched(dir: &Path) {
+    use arrow_array::{Float64Array, Int64Array, TimestampMicrosecondArray};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("price", DataType::Float64, false),
+        Field::new(
+            "seen",
+            DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("code", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 40_000, 3, 4])),
+            Arc::new(Float64Array::from(vec![1.0, 2.0, 2.5, 4.0])),
+            Arc::new(TimestampMicrosecondArray::from(vec![0, 1, 2, 3]).with_timezone("UTC")),
+            Arc::new(StringArray::from(vec!["abc", "de", "f", "ghij"])),
+        ],
+    )
+    .unwrap();
+    let file = std::fs::File::create(dir.join("m.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn validate_lists_every_type_mismatch_of_a_parquet_file_at_once() {
+    let db = TestDb::new();
+    db.query("CREATE TABLE m (id smallint, price integer, seen timestamp, code varchar(3))");
+    let dir = tempfile::tempdir().unwrap();
+    mismatched(dir.path());
+    // Strict (no max_rejects): a load would fail; every bad column is named, row by row.
+    std::fs::write(dir.path().join("m.toml"), "table = \"m\"\n").unwrap();
+    let out = pgbatch(dir.path(), Some(&db.url()), &["validate", "./m.toml", "m.parquet"]);
+    assert_eq!(code(&out), 65, "{}", stderr(&out));
+    let message = stderr(&out);
+    for expected in [
+        "a load would fail: 3 of 4 rows are bad",
+        "column \"id\": 1 row, the first at m.parquet: row group 0, row 1: 40000 (Int64) does not fit smallint",
+        "column \"price\": 1 row, the first at m.parquet: row group 0, row 2: 2.5 (Float64) is not a whole number",
+        "column \"code\": 1 row, the first at m.parquet: row group 0, row 3:",
+    ] {
+        assert!(message.contains(expected), "{expected:?} in {message}");
+    }
+    // Allowing them: the mapping with a caution for each of the four columns.
+    std::fs::write(dir.path().join("m.toml"), "table = \"m\"\nmax_rejects = \"100%\"\n").unwrap();
+    let out = pgbatch(dir.path(), Some(&db.url()), &["validate", "./m.toml", "m.parquet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "id <- \"id\" (Int64 -> smallint): Int64 values outside smallint's range will not load",
+        "price <- \"price\" (Float64 -> integer): Float64 values with a fractional part will not load into integer",
+        "seen <- \"seen\" (Timestamp(µs, \"UTC\") -> timestamp): ",
+        "code <- \"code\" (Utf8 -> character varying): values longer than 3 characters will not load",
+        "validated (rolled back) batch : 1 files, 4 rows read, 1 loaded",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+    assert_eq!(db.query("SELECT count(*) FROM m"), "0");
+}

@@ -81,6 +81,21 @@ pub(super) fn convert(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: 
                     format!("{shown} ({}) does not fit {}", array.data_type(), target.ty.name()),
                 ));
             }
+            if let Some(row) = fraction_lost(array, target) {
+                let shown = display(array, row);
+                return Err(row_error(
+                    file,
+                    at,
+                    row,
+                    target,
+                    Some(&shown),
+                    format!(
+                        "{shown} ({}) is not a whole number, and the column is {}",
+                        array.data_type(),
+                        target.ty.name()
+                    ),
+                ));
+            }
             cast
         }
     };
@@ -90,6 +105,30 @@ pub(super) fn convert(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: 
     }
     check(&converted, target, at, file)?;
     Ok(converted)
+}
+
+/// The first row of a float array with a fractional part, when the target is an integer:
+/// a cast would cut it off (1.5 becomes 1), so it is refused instead.
+fn fraction_lost(array: &ArrayRef, target: &LoadColumn) -> Option<usize> {
+    if !matches!(target.ty, PgType::Int2 | PgType::Int4 | PgType::Int8) {
+        return None;
+    }
+    let whole = |v: f64| !v.is_finite() || v.fract() == 0.0;
+    match array.data_type() {
+        DataType::Float64 => array
+            .as_primitive::<Float64Type>()
+            .iter()
+            .position(|v| v.is_some_and(|v| !whole(v))),
+        DataType::Float32 => array
+            .as_primitive::<Float32Type>()
+            .iter()
+            .position(|v| v.is_some_and(|v| !whole(f64::from(v)))),
+        DataType::Float16 => array
+            .as_primitive::<arrow_array::types::Float16Type>()
+            .iter()
+            .position(|v| v.is_some_and(|v| !whole(f64::from(v)))),
+        _ => None,
+    }
 }
 
 pub(super) fn required_problem(target: &LoadColumn) -> String {

@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::Api;
-use super::pages::escape;
 use super::problem::Problem;
+use super::text::escape;
 use crate::db::ledger::{self, Batch};
 use crate::db::report;
 

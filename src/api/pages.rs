@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::problem::Problem;
+use super::text::escape;
 use super::{Api, metrics, openapi};
 
 const READY_SQL: &str = "SELECT 1";
@@ -123,11 +124,4 @@ pub(super) async fn index(State(api): State<Arc<Api>>) -> Html<String> {
     page.push_str(&super::history::recent(&api).await);
     page.push_str("<p><a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/metrics\">/metrics</a></p>\n</body></html>\n");
     Html(page)
-}
-
-pub(super) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -1,5 +1,5 @@
 //! Values written as text straight into a response's buffer, with no string of their own:
-//! dates and times in ISO 8601, CSV fields quoted where needed.
+//! dates and times in ISO 8601, CSV fields quoted where needed; and text escaped for HTML.
 
 use std::io::Write as _;
 
@@ -68,6 +68,14 @@ pub(super) fn csv_field(s: &str, alone: bool, out: &mut Vec<u8>) {
     } else {
         out.extend_from_slice(s.as_bytes());
     }
+}
+
+/// `text` safe in HTML, as an element's content or a quoted attribute.
+pub(super) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -75,6 +75,17 @@ fn good_price_sum(bad: usize) -> i64 {
         .sum()
 }
 
+/// A database with the table, a folder with the job (`max_rejects`) and the file (`bad` of
+/// [`BAD`] written in).
+fn setup(max_rejects: &str, bad: usize) -> (TestDb, tempfile::TempDir, String, String) {
+    let db = TestDb::new();
+    table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), max_rejects);
+    let file = csv(dir.path(), bad);
+    (db, dir, job, file)
+}
+
 fn report(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -85,11 +96,7 @@ fn report(path: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn bad_rows_up_to_the_limit_are_set_aside_with_their_lines_and_the_rest_commits() {
-    let db = TestDb::new();
-    table(&db);
-    let dir = tempfile::tempdir().unwrap();
-    let job = job(dir.path(), "4");
-    let file = csv(dir.path(), 4);
+    let (db, dir, job, file) = setup("4", 4);
     let out = pgbatch(
         dir.path(),
         Some(&db.url()),
@@ -332,11 +339,7 @@ fn the_report_goes_to_s3_too() {
 
 #[test]
 fn a_shard_refuses_a_limit_that_is_about_the_whole_batch() {
-    let db = TestDb::new();
-    table(&db);
-    let dir = tempfile::tempdir().unwrap();
-    let job = job(dir.path(), "4");
-    let file = csv(dir.path(), 4);
+    let (db, dir, job, file) = setup("4", 4);
     let out = pgbatch(
         dir.path(),
         Some(&db.url()),
@@ -363,11 +366,7 @@ fn a_shard_refuses_a_limit_that_is_about_the_whole_batch() {
 
 #[test]
 fn report_shows_a_batch_with_its_first_rejects_and_where_its_time_went() {
-    let db = TestDb::new();
-    table(&db);
-    let dir = tempfile::tempdir().unwrap();
-    let job = job(dir.path(), "4");
-    let file = csv(dir.path(), 4);
+    let (db, dir, job, file) = setup("4", 4);
     let out = pgbatch(dir.path(), Some(&db.url()), &["load", "--json", &job, &file]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -66,11 +66,13 @@ pub(super) fn convert(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: 
                     ),
                 )
             })?;
-            // A value that was there before the cast and is NULL after it did not fit.
-            if cast.null_count() > array.null_count() {
-                let row = (0..array.len())
-                    .find(|r| array.is_valid(*r) && cast.is_null(*r))
-                    .unwrap_or(0);
+            // A value that was there before the cast and is NULL after it did not fit; a
+            // float with a fraction would be cut.
+            let lost = (0..array.len())
+                .find(|r| array.is_valid(*r) && cast.is_null(*r))
+                .map(|row| (row, "does not fit"));
+            let cut = || fraction_lost(array, target).map(|row| (row, "is not a whole number, and the column is"));
+            if let Some((row, problem)) = lost.or_else(cut) {
                 let shown = display(array, row);
                 return Err(row_error(
                     file,
@@ -78,22 +80,7 @@ pub(super) fn convert(array: &ArrayRef, target: &LoadColumn, at: &At<'_>, file: 
                     row,
                     target,
                     Some(&shown),
-                    format!("{shown} ({}) does not fit {}", array.data_type(), target.ty.name()),
-                ));
-            }
-            if let Some(row) = fraction_lost(array, target) {
-                let shown = display(array, row);
-                return Err(row_error(
-                    file,
-                    at,
-                    row,
-                    target,
-                    Some(&shown),
-                    format!(
-                        "{shown} ({}) is not a whole number, and the column is {}",
-                        array.data_type(),
-                        target.ty.name()
-                    ),
+                    format!("{shown} ({}) {problem} {}", array.data_type(), target.ty.name()),
                 ));
             }
             cast

@@ -180,7 +180,10 @@ fn alternatives(url: &str, job: &str, files: &[String]) -> Vec<Way> {
 
 /// An empty target and ledger.
 fn empty(url: &str) {
-    psql(url, "TRUNCATE measurements; TRUNCATE pgbatch.batches CASCADE; CHECKPOINT");
+    psql(
+        url,
+        "TRUNCATE measurements; TRUNCATE pgbatch.batches CASCADE; CHECKPOINT",
+    );
 }
 
 /// Every shard at once; the seconds until the last one is done.

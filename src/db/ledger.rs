@@ -3,7 +3,7 @@
 
 use tokio_postgres::GenericClient;
 
-use crate::error::{Error, ErrorKind, Position, Result, RowError};
+use crate::error::{Error, ErrorKind, FlatRow, Result, RowError};
 
 // language=PostgreSQL
 const LOCK_TARGET_SQL: &str = include_str!("../../sql/ledger/lock_target.sql");
@@ -288,29 +288,15 @@ pub async fn record_rejects(client: &impl GenericClient, batch_id: i64, rejects:
     if rejects.is_empty() {
         return Ok(());
     }
-    let wide = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    let ordinals: Vec<i32> = (1..=rejects.len())
-        .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
-        .collect();
-    let sources: Vec<&str> = rejects.iter().map(|r| r.location.file.as_str()).collect();
-    let (mut lines, mut groups, mut rows) = (Vec::new(), Vec::new(), Vec::new());
-    for reject in rejects {
-        let (line, group, row) = match reject.location.position {
-            Some(Position::Line { line }) => (Some(i64::try_from(line).unwrap_or(i64::MAX)), None, None),
-            Some(Position::RowGroup { row_group, row }) => (
-                None,
-                Some(i32::try_from(row_group).unwrap_or(i32::MAX)),
-                Some(wide(row)),
-            ),
-            None => (None, None, None),
-        };
-        lines.push(line);
-        groups.push(group);
-        rows.push(row);
-    }
-    let columns: Vec<Option<&str>> = rejects.iter().map(|r| r.column.as_deref()).collect();
-    let values: Vec<Option<&[u8]>> = rejects.iter().map(|r| r.value.as_deref().map(str::as_bytes)).collect();
-    let reasons: Vec<&str> = rejects.iter().map(|r| r.problem.as_str()).collect();
+    let flat: Vec<FlatRow> = rejects.iter().map(FlatRow::from).collect();
+    let ordinals: Vec<i32> = (1..=flat.len()).map(|n| i32::try_from(n).unwrap_or(i32::MAX)).collect();
+    let sources: Vec<&str> = flat.iter().map(|r| r.source.as_str()).collect();
+    let lines: Vec<Option<i64>> = flat.iter().map(|r| r.line).collect();
+    let groups: Vec<Option<i32>> = flat.iter().map(|r| r.row_group).collect();
+    let rows: Vec<Option<i64>> = flat.iter().map(|r| r.row).collect();
+    let columns: Vec<Option<&str>> = flat.iter().map(|r| r.column.as_deref()).collect();
+    let values: Vec<Option<&[u8]>> = flat.iter().map(|r| r.value.as_deref().map(str::as_bytes)).collect();
+    let reasons: Vec<&str> = flat.iter().map(|r| r.reason.as_str()).collect();
     client
         .execute(
             RECORD_REJECTS_SQL,

@@ -4,7 +4,7 @@
 use tokio_postgres::GenericClient;
 
 use super::ledger::{self, Batch};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, FlatRow, Result};
 
 // language=PostgreSQL
 const REJECTS_SQL: &str = include_str!("../../sql/ledger/batch_rejects.sql");
@@ -19,37 +19,7 @@ pub struct Report {
     pub rows_per_second: f64,
     pub bytes_per_second: f64,
     /// The first rows it set aside, in the order found.
-    pub rejects: Vec<StoredReject>,
-}
-
-/// A row a batch set aside, as `pgbatch.rejects` holds it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StoredReject {
-    pub source: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub row_group: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub row: Option<i64>,
-    pub column: Option<String>,
-    pub value: Option<String>,
-    pub reason: String,
-}
-
-impl std::fmt::Display for StoredReject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.source)?;
-        match (self.line, self.row_group, self.row) {
-            (Some(line), _, _) => write!(f, ": line {line}")?,
-            (None, Some(group), Some(row)) => write!(f, ": row group {group}, row {row}")?,
-            _ => {}
-        }
-        if let Some(column) = &self.column {
-            write!(f, ", column {column:?}")?;
-        }
-        write!(f, ": {}", self.reason)
-    }
+    pub rejects: Vec<FlatRow>,
 }
 
 /// Batch `id` with its first `rejects` rejected rows.
@@ -92,7 +62,7 @@ pub async fn report(client: &impl GenericClient, id: i64, rejects: i64) -> Resul
         bytes_per_second,
         rejects: rows
             .iter()
-            .map(|row| StoredReject {
+            .map(|row| FlatRow {
                 source: row.get(0),
                 line: row.get(1),
                 row_group: row.get(2),

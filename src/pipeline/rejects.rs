@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::error::{Error, ErrorKind, Result, RowError};
+use crate::error::{Error, ErrorKind, FlatRow, Result, RowError};
 use crate::job::RejectLimit;
 
 use super::source::store::{S3Store, S3Url, StoreOptions};
@@ -163,21 +163,7 @@ impl Rejects {
     pub fn report(&self) -> String {
         let mut out = String::new();
         for row in &self.rows {
-            let mut line = serde_json::json!({
-                "source": row.location.file,
-                "column": row.column,
-                "value": row.value,
-                "reason": row.problem,
-            });
-            match row.location.position {
-                Some(crate::error::Position::Line { line: number }) => line["line"] = number.into(),
-                Some(crate::error::Position::RowGroup { row_group, row }) => {
-                    line["row_group"] = row_group.into();
-                    line["row"] = row.into();
-                }
-                None => {}
-            }
-            out.push_str(&line.to_string());
+            out.push_str(&serde_json::to_string(&FlatRow::from(row)).unwrap_or_default());
             out.push('\n');
         }
         out
@@ -194,12 +180,10 @@ impl Rejects {
             let s3 = Arc::new(S3Store::connect(store).await);
             return s3.put(&url.bucket, &url.key, report.into_bytes()).await;
         }
-        tokio::fs::write(to, report).await.map_err(|source| {
-            ErrorKind::Read {
-                path: to.into(),
-                source,
-            }
-            .into()
-        })
+        // Not a read error (its message would say "reading", and a missing folder would be
+        // input missing): the place the operator named cannot take the report.
+        tokio::fs::write(to, report)
+            .await
+            .map_err(|error| Error::config(format!("--rejects-out {to}: cannot write the report: {error}")))
     }
 }

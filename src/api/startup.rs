@@ -130,10 +130,11 @@ impl Api {
             .load_shed()
             .layer(GlobalConcurrencyLimitLayer::new(api.options.max_in_flight));
         let metrics = Router::new().route("/metrics", get(render_metrics));
+        // The index and the history pages read the ledger: under the same limit as the routes.
         let mut router = router
-            .route_layer(shed)
             .route("/", get(index))
             .route("/history/{id}", get(super::history::batch))
+            .route_layer(shed)
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(ready))
             .route("/openapi.json", get(openapi_document));

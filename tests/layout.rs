@@ -236,7 +236,7 @@ fn no_file_is_over_400_lines() {
 #[test]
 fn the_reader_finds_imports() {
     let graph = graph();
-    let batch = graph.get(&vec!["pipeline".to_owned(), "batch".to_owned()]).unwrap();
+    let batch = graph.get(&vec!["pipeline".to_owned(), "loading".to_owned()]).unwrap();
     assert!(batch.contains(&vec!["db".to_owned(), "ledger".to_owned()]), "{batch:?}");
     assert!(
         batch.contains(&vec!["pipeline".to_owned(), "merge".to_owned()]),

@@ -20,6 +20,7 @@ use crate::pipeline::Progress;
 use crate::pipeline::bind::Binding;
 use crate::pipeline::conform::Conformer;
 use crate::pipeline::encode::{Encoder, TRAILER, header};
+use crate::pipeline::positioned;
 use crate::pipeline::rejects::Rejects;
 use crate::pipeline::source::{self, SourceFile};
 
@@ -82,7 +83,8 @@ impl Streamed {
     }
 }
 
-/// Streams every file of the batch through one COPY statement.
+/// Streams every file of the batch through one COPY statement; `positioned`, each row
+/// followed by its position ([`positioned`], the located stage's columns).
 ///
 /// # Errors
 ///
@@ -92,7 +94,7 @@ impl Streamed {
 /// `rejects` either way.
 pub async fn copy(
     tx: &Transaction<'_>,
-    statement: &str,
+    (statement, positioned): (&str, bool),
     job: Arc<Job>,
     files: Arc<Vec<SourceFile>>,
     progress: Arc<dyn Progress>,
@@ -107,7 +109,7 @@ pub async fn copy(
     // Enough chunks in flight to keep every core busy, few enough to bound memory.
     let depth = rayon::current_num_threads() * 2 + 2;
     let (queue, mut pending) = mpsc::channel::<Pending>(depth);
-    let producer = spawn_reader(job.clone(), files.clone(), queue, rejects.allowed())?;
+    let producer = spawn_reader(job.clone(), files.clone(), queue, (rejects.allowed(), positioned))?;
 
     let result = async {
         let mut streamed = Streamed {
@@ -179,13 +181,13 @@ fn spawn_reader(
     job: Arc<Job>,
     files: Arc<Vec<SourceFile>>,
     queue: mpsc::Sender<Pending>,
-    allow_rejects: bool,
+    how: (bool, bool),
 ) -> Result<std::thread::JoinHandle<Duration>> {
     std::thread::Builder::new()
         .name("pgbatch-read".into())
         .spawn(move || {
             let started = Instant::now();
-            let waiting = produce(&job, &files, &queue, allow_rejects);
+            let waiting = produce(&job, &files, &queue, how);
             started.elapsed().saturating_sub(waiting)
         })
         .map_err(|error| Error::from(ErrorKind::Internal(format!("cannot start the reader thread: {error}"))))
@@ -219,11 +221,18 @@ pub fn open_bound(job: &Job, file: &SourceFile) -> Result<(Box<dyn source::Sourc
 }
 
 /// Reads the files in order; queues one pending result per chunk. An error is queued like
-/// a result, so the consumer meets it in file order. Returns the time it waited for room in
-/// the queue (the rest of its time is reading).
-fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow_rejects: bool) -> Duration {
+/// a result, so the consumer meets it in file order. `how`: whether rows may be set aside,
+/// and whether each row carries its position. Returns the time it waited for room in the
+/// queue (the rest of its time is reading).
+fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, how: (bool, bool)) -> Duration {
+    let (allow_rejects, positioned) = how;
     let mut waiting = Duration::ZERO;
-    let encoder = Arc::new(Encoder::new(job.columns.iter().map(|c| c.ty).collect()));
+    let encoder = Arc::new(Encoder::new(if positioned {
+        positioned::types(job)
+    } else {
+        job.columns.iter().map(|c| c.ty).collect()
+    }));
+    let with_positions = positioned.then(|| positioned::schema(job));
     let fail = |error: Error| {
         let (sender, receiver) = oneshot::channel();
         let _ = sender.send(Err(error));
@@ -258,6 +267,7 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow
             waiting += queued.elapsed();
             let conformer = conformer.clone();
             let encoder = encoder.clone();
+            let with_positions = with_positions.clone();
             rayon::spawn(move || {
                 // A panic here would abort the process from rayon's thread: it becomes the
                 // batch's error instead (exit 70), and the batch rolls back.
@@ -267,8 +277,12 @@ fn produce(job: &Job, files: &[SourceFile], queue: &mpsc::Sender<Pending>, allow
                     conformer.conform_or_reject(&chunk, allow_rejects).and_then(|sorted| {
                         let ready = sorted.conformed;
                         let mut out = BytesMut::with_capacity(ready.batch.get_array_memory_size());
+                        let batch = match &with_positions {
+                            Some(schema) => &positioned::attach(schema, &ready, &chunk, index)?,
+                            None => &ready.batch,
+                        };
                         encoder
-                            .encode(&ready.batch, &mut out)
+                            .encode(batch, &mut out)
                             .map_err(|error| conformer.encode_error(&chunk, &error))?;
                         Ok(Encoded {
                             file: index,

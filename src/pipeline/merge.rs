@@ -58,8 +58,21 @@ fn idents(list: &[Ident]) -> String {
     list.iter().map(Ident::as_sql).collect::<Vec<_>>().join(", ")
 }
 
+/// The COPY statement of a located copy: the job's columns, then the positions.
+pub fn copy_located(job: &Job) -> String {
+    let positions: Vec<&str> = crate::pipeline::positioned::COLUMNS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    format!(
+        "COPY pg_temp.pgbatch_located ({}, {}) FROM STDIN (FORMAT binary)",
+        column_list(job),
+        positions.join(", ")
+    )
+}
+
 /// Fills a template's placeholders with identifiers.
-fn render(template: &str, job: &Job) -> String {
+pub fn render(template: &str, job: &Job) -> String {
     let mut sql = template
         .replace("{target}", job.table_ident.as_sql())
         .replace("{columns}", &column_list(job));
@@ -134,6 +147,37 @@ pub async fn merge_staged(tx: &Transaction<'_>, job: &Job, staged: u64, ranges: 
         rows_loaded,
         rows_deleted: 0,
     })
+}
+
+/// The statement of the job's mode that puts the staged rows into the target, once
+/// [`before_insert`] ran: one row at a time, it takes the row or the database refuses it.
+pub fn insert_statement(job: &Job) -> String {
+    render(
+        match job.mode {
+            Mode::Append | Mode::ReplaceCovered(_) => INSERT_SQL,
+            Mode::Upsert { .. } => UPSERT_SQL,
+            Mode::InsertNew { .. } => INSERT_NEW_SQL,
+            Mode::Replace => REPLACE_INSERT_SQL,
+        },
+        job,
+    )
+}
+
+/// What the job's mode does to the target before its rows go in: the old rows go
+/// (`replace`, `replace_covered`).
+pub async fn before_insert(tx: &Transaction<'_>, job: &Job, ranges: &[(String, String)]) -> Result<()> {
+    let lows: Vec<&str> = ranges.iter().map(|(lo, _)| lo.as_str()).collect();
+    let highs: Vec<&str> = ranges.iter().map(|(_, hi)| hi.as_str()).collect();
+    let done = match job.mode {
+        Mode::Replace => tx.execute(render(REPLACE_DELETE_SQL, job).as_str(), &[]).await,
+        Mode::ReplaceCovered(_) => {
+            tx.execute(render(DELETE_COVERED_SQL, job).as_str(), &[&lows, &highs])
+                .await
+        }
+        Mode::Append | Mode::Upsert { .. } | Mode::InsertNew { .. } => return Ok(()),
+    };
+    done.map(|_| ())
+        .map_err(|error| Error::db(format!("deleting the old rows ({} mode)", job.mode.name()), error))
 }
 
 /// What merging did.

@@ -14,9 +14,13 @@ pub mod figures;
 mod finalize;
 mod identity;
 pub mod load;
+mod loading;
 pub mod merge;
 pub mod plan;
+mod positioned;
+mod refused;
 pub mod rejects;
+mod settle;
 mod shard;
 mod share;
 pub mod source;
@@ -143,6 +147,6 @@ pub async fn load(
     match &options.shard {
         Some(shard) => shard::load_shard(client, planned, shard, &options, progress).await,
         // Boxed: a batch's future holds the whole COPY's state.
-        None => Box::pin(batch::load_files(client, planned, &options, progress)).await,
+        None => Box::pin(loading::load_files(client, planned, &options, progress)).await,
     }
 }

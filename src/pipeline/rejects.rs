@@ -35,6 +35,15 @@ impl Rejects {
         self.limit.is_some()
     }
 
+    /// Whether `more` rows set aside would put the batch over its limit: a count passed, or
+    /// a share of `rows_read` rows.
+    pub fn over_with(&self, more: u64, rows_read: u64) -> bool {
+        !self
+            .limit
+            .unwrap_or(RejectLimit::Count(0))
+            .allows(self.count() + more, rows_read)
+    }
+
     pub fn rows(&self) -> &[RowError] {
         &self.rows
     }

@@ -144,7 +144,7 @@ pub(crate) async fn load_shard(
     progress.start(mine.len(), bytes);
     let statement = merge::copy_into(&crate::db::Ident::qualified(&staging), &job);
     let (files, watching) = (Arc::new(mine), progress.clone());
-    let copied = load::copy(&tx, &statement, job.clone(), files, watching, &mut no_rejects).await;
+    let copied = load::copy(&tx, (&statement, false), job.clone(), files, watching, &mut no_rejects).await;
     progress.finish();
     let streamed = match copied {
         Ok(streamed) => streamed,

@@ -92,3 +92,6 @@ mod progress;
 
 /// The load-history page in headless Chromium.
 mod history;
+
+/// Rows the database refuses (unique, foreign key, check), located by file and line.
+mod refused;

@@ -54,6 +54,16 @@ pub struct Conformed {
     pub rows_read: u64,
     /// Rows dropped on purpose (blank records, NULL unpivoted values).
     pub rows_skipped: u64,
+    /// The chunk's row each output row came from, when that is not the same row (unpivot,
+    /// rows set aside): where a row the database refuses is in its file.
+    pub origin: Option<Vec<u32>>,
+}
+
+impl Conformed {
+    /// The chunk's row output row `row` came from.
+    pub fn origin(&self, row: usize) -> usize {
+        self.origin.as_ref().map_or(row, |origin| origin[row] as usize)
+    }
 }
 
 /// The output schema of a job: its columns in COPY order with their Arrow types.
@@ -202,6 +212,7 @@ impl Conformer {
                 batch,
                 rows_read,
                 rows_skipped: chunk.skipped,
+                origin: None,
             });
         };
 
@@ -231,6 +242,7 @@ impl Conformer {
             long.push(arrow_select::concat::concat(&refs).map_err(internal)?);
         }
         let mut batch = RecordBatch::try_new(self.schema.clone(), long).map_err(internal)?;
+        let mut origin = unpivot_origin(rows, fields.len());
         let mut rows_skipped = chunk.skipped;
         if *skip_null {
             let value_index = self
@@ -243,14 +255,28 @@ impl Conformer {
                 rows_skipped += value.null_count() as u64;
                 let keep = arrow_arith::boolean::is_not_null(value).map_err(internal)?;
                 batch = arrow_select::filter::filter_record_batch(&batch, &keep).map_err(internal)?;
+                origin = origin
+                    .into_iter()
+                    .zip(keep.values().iter())
+                    .filter_map(|(row, kept)| kept.then_some(row))
+                    .collect();
             }
         }
         Ok(Conformed {
             batch,
             rows_read,
             rows_skipped,
+            origin: Some(origin),
         })
     }
+}
+
+/// The chunk's row of each row an unpivot makes, field-major: output row j is row j mod
+/// `rows`.
+fn unpivot_origin(rows: usize, fields: usize) -> Vec<u32> {
+    (0..fields)
+        .flat_map(|_| 0..u32::try_from(rows).unwrap_or(u32::MAX))
+        .collect()
 }
 
 pub(super) fn internal(error: impl std::fmt::Display) -> Error {

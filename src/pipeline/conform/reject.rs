@@ -57,6 +57,7 @@ impl Conformer {
                         batch,
                         rows_read: rows as u64 + chunk.skipped,
                         rows_skipped: chunk.skipped + split.skipped,
+                        origin: Some(split.origin),
                     },
                     rows_kept: split.kept,
                     rejects: split.rejects,
@@ -74,6 +75,10 @@ impl Conformer {
             Ok(conformed) => {
                 out.kept += len as u64;
                 out.skipped += conformed.rows_skipped;
+                out.origin.extend(
+                    (0..conformed.batch.num_rows())
+                        .map(|row| u32::try_from(start + conformed.origin(row)).unwrap_or(u32::MAX)),
+                );
                 out.batches.push(conformed.batch);
                 Ok(())
             }
@@ -99,4 +104,6 @@ struct Split {
     kept: u64,
     skipped: u64,
     rejects: Vec<RowError>,
+    /// The chunk's row of each output row kept.
+    origin: Vec<u32>,
 }

@@ -17,6 +17,7 @@ const PREVIOUS_SQL: &str = include_str!("../../sql/ledger/previous_batch.sql");
 const READY_SQL: &str = include_str!("../../sql/ledger/ready.sql");
 const FIND_BATCH_KEY_SQL: &str = include_str!("../../sql/ledger/find_batch_key.sql");
 const RECORD_REJECTS_SQL: &str = include_str!("../../sql/ledger/record_rejects.sql");
+const RECORD_COMMITTING_SQL: &str = include_str!("../../sql/ledger/record_committing.sql");
 
 /// A source as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -281,6 +282,21 @@ pub async fn list(client: &impl GenericClient, limit: i64, id: Option<i64>) -> R
             stages: row.get(17),
         })
         .collect())
+}
+
+/// Records how long batch `batch_id`'s ledger row, rejects and COMMIT took, once it is
+/// committed (its stages, written before, hold 0 for it).
+///
+/// # Errors
+///
+/// The database cannot take the update.
+pub async fn record_committing(client: &impl GenericClient, batch_id: i64, committing_ms: u64) -> Result<()> {
+    let ms = i64::try_from(committing_ms).unwrap_or(i64::MAX);
+    client
+        .execute(RECORD_COMMITTING_SQL, &[&batch_id, &ms])
+        .await
+        .map(|_| ())
+        .map_err(|error| Error::db("recording the batch's commit time", error))
 }
 
 /// Records the rows batch `batch_id` set aside, in its transaction, in the order found.

@@ -116,7 +116,15 @@ pub(crate) async fn load_files(
         rejects,
         located,
     };
-    finish_load(tx, &planned, &files, &hash, batch, (options, progress)).await
+    let done = finish_load(tx, &planned, &files, &hash, batch, (options, progress)).await?;
+    // The batch is in; its commit time goes into its ledger row after (a failure to say it
+    // is logged, not the batch's).
+    if let (Some(id), Some(stages)) = (done.batch_id, done.stages)
+        && let Err(error) = ledger::record_committing(&*client, id, stages.committing_ms).await
+    {
+        tracing::warn!(batch_id = id, %error, "Cannot record the batch's commit time.");
+    }
+    Ok(done)
 }
 
 /// The checks and the merge, the batch located and merged again when the database refuses

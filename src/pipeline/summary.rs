@@ -149,8 +149,7 @@ pub struct Stages {
     pub copying_ms: u64,
     pub checking_ms: u64,
     pub merging_ms: u64,
-    /// The ledger row, the rejects and COMMIT (in the summary; the ledger row is written
-    /// before it is known, so the ledger holds 0).
+    /// The ledger row, the rejects and COMMIT (written into the ledger row once committed).
     pub committing_ms: u64,
 }
 

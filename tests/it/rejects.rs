@@ -400,9 +400,15 @@ fn report_shows_a_batch_with_its_first_rejects_and_where_its_time_went() {
         "copying_ms",
         "checking_ms",
         "merging_ms",
+        "committing_ms",
     ] {
         assert!(batch["stages"][stage].is_u64(), "{stage} in {batch}");
     }
+    // The commit's time, known only after COMMIT, is the ledger's too.
+    assert_eq!(
+        batch["stages"]["committing_ms"], summary["stages"]["committing_ms"],
+        "{batch}"
+    );
     // The same as text, and a batch that does not exist is input missing.
     let out = pgbatch(dir.path(), Some(&db.url()), &["report", &id]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -109,10 +109,18 @@ pub fn report(report: &pgbatch::db::report::Report, json: bool) {
         b.duration_ms, report.rows_per_second, report.bytes_per_second
     );
     if let Some(stages) = &b.stages {
-        let parts: Vec<String> = ["reading", "encoding", "sending", "copying", "checking", "merging"]
-            .iter()
-            .map(|stage| format!("{stage} {}", stages[format!("{stage}_ms")]))
-            .collect();
+        let parts: Vec<String> = [
+            "reading",
+            "encoding",
+            "sending",
+            "copying",
+            "checking",
+            "merging",
+            "committing",
+        ]
+        .iter()
+        .map(|stage| format!("{stage} {}", stages[format!("{stage}_ms")]))
+        .collect();
         println!("  stages (ms, the first four overlapped): {}", parts.join(", "));
     }
     if !report.rejects.is_empty() {

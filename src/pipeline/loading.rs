@@ -59,17 +59,7 @@ pub(crate) async fn load_files(
             job.read.identity,
         )))
     };
-    // Where a batch the database refuses a row of starts again, located (`refused`).
-    tx.batch_execute("SAVEPOINT pgbatch_load")
-        .await
-        .map_err(|error| Error::db("starting the batch", error))?;
-    merge::stage(&tx, &job).await?;
-    let (copied, rejects) = copy_checked(&tx, &planned, options, progress.clone(), false).await;
-    // A row refused during the COPY itself (append mode: COPY writes into the target).
-    let ((copied, rejects), located) = match copied {
-        Err(error) if refused::is_refusal(&error) => (relocate(&tx, &planned, options, progress.clone()).await, true),
-        copied => ((copied, rejects), false),
-    };
+    let (copied, rejects, located) = stage_and_copy(&tx, &planned, options, progress.clone()).await;
     let streamed = match copied {
         Ok(streamed) => streamed,
         Err(error) => {
@@ -125,6 +115,36 @@ pub(crate) async fn load_files(
         tracing::warn!(batch_id = id, %error, "Cannot record the batch's commit time.");
     }
     Ok(done)
+}
+
+/// The stage, under the savepoint a refused row brings the batch back to, and the COPY of
+/// every file into it. A row the database refuses during the COPY (append mode: its COPY
+/// writes into the target) has the batch located at once. With the rows set aside, and
+/// whether the batch is in the located stage.
+async fn stage_and_copy(
+    tx: &Transaction<'_>,
+    planned: &PlannedLoad,
+    options: &LoadOptions,
+    progress: Arc<dyn Progress>,
+) -> (Result<Streamed>, Rejects, bool) {
+    let staged = async {
+        tx.batch_execute("SAVEPOINT pgbatch_load")
+            .await
+            .map_err(|error| Error::db("starting the batch", error))?;
+        merge::stage(tx, &planned.job).await
+    }
+    .await;
+    if let Err(error) = staged {
+        return (Err(error), Rejects::new(planned.job.max_rejects), false);
+    }
+    let (copied, rejects) = copy_checked(tx, planned, options, progress.clone(), false).await;
+    match copied {
+        Err(error) if refused::is_refusal(&error) => {
+            let (copied, rejects) = relocate(tx, planned, options, progress).await;
+            (copied, rejects, true)
+        }
+        copied => (copied, rejects, false),
+    }
 }
 
 /// The checks and the merge, the batch located and merged again when the database refuses

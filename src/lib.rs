@@ -12,6 +12,8 @@ pub mod db;
 pub mod embedded;
 pub mod error;
 pub mod hash;
+#[cfg(feature = "infer")]
+pub mod infer;
 pub mod job;
 pub mod pipeline;
 pub mod submit;

@@ -95,3 +95,7 @@ mod history;
 
 /// Rows the database refuses (unique, foreign key, check), located by file and line.
 mod refused;
+
+/// `pgbatch infer`: every real dataset set drafted, migrated and loaded unchanged.
+#[cfg(feature = "infer")]
+mod infer;

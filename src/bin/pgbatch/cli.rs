@@ -240,4 +240,25 @@ pub enum Command {
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  pgbatch man > /usr/local/share/man/man1/pgbatch.1")]
     Man,
+    /// Profile sample files (CSV or Parquet, local or remote) and draft a migration and a job
+    /// that load them unchanged.
+    #[cfg(feature = "infer")]
+    #[command(after_help = "Example:\n  pgbatch infer --name plays 'samples/plays-*.csv'")]
+    Infer {
+        /// Sample files or globs, all of one shape (s3:// and https:// too).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The table and job name (default: from the first file's name).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(
+            long,
+            default_value = ".",
+            help = "Where sql/migrations/NNNN_name.sql and jobs/name.toml go"
+        )]
+        out: PathBuf,
+        /// Print the profile and the draft; write nothing.
+        #[arg(long)]
+        print_only: bool,
+    },
 }

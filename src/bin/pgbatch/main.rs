@@ -4,6 +4,8 @@
 
 mod args;
 mod cli;
+#[cfg(feature = "infer")]
+mod infer;
 mod print;
 
 use std::io::{IsTerminal as _, Write as _};
@@ -166,6 +168,16 @@ async fn run(cli: Cli) -> pgbatch::Result<()> {
         }
         Command::Completions { shell } => return print::completions(*shell, Cli::command()),
         Command::Man => return print::man(Cli::command()),
+        #[cfg(feature = "infer")]
+        Command::Infer {
+            files,
+            name,
+            out,
+            print_only,
+        } => {
+            let store = cli.load_options(false, true, false, None).store;
+            return infer::run(files, name.as_deref(), out, *print_only, &store, cli.json).await;
+        }
     };
     let spec = Spec::find(job, &cli.jobs_dir);
     // A validation loads nothing: it is no run for monitoring (no last success).

@@ -197,3 +197,33 @@ fn infer_says_what_it_cannot_read() {
     assert_eq!(code(&out), 78, "{}", stderr(&out));
     assert!(stderr(&out).contains("uci.toml: cannot write it"), "{}", stderr(&out));
 }
+
+#[test]
+fn samples_are_read_from_s3_compressed_or_not() {
+    use std::io::Write as _;
+
+    let s3 = crate::s3::S3::start();
+    let db = TestDb::new();
+    let plain = std::fs::read(shared("air_quality/uci_airquality/AirQualityUCI.csv")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    s3.put("landing", "uci/AirQualityUCI.csv", &plain);
+    s3.put("landing", "uci/AirQualityUCI.csv.gz", &gz.finish().unwrap());
+    for key in ["uci/AirQualityUCI.csv", "uci/AirQualityUCI.csv.gz"] {
+        let url = format!("s3://landing/{key}");
+        let out = crate::s3::pgbatch(&db, &s3.endpoint(), &["infer", "--print-only", "--name", "uci", &url]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let draft: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // SOURCE.md: 9,357 rows and 114 blank ones; `;`, decimal comma.
+        assert_eq!(
+            (
+                &draft["profile"]["rows"],
+                &draft["profile"]["blank_rows"],
+                &draft["decimal_comma"]
+            ),
+            (&9_471.into(), &114.into(), &true.into()),
+            "{key}"
+        );
+        assert_eq!(draft["files"][0], url);
+    }
+}

@@ -25,7 +25,13 @@ const REJECTS_SHOWN: i64 = 20;
 /// The index page's history section: the recent batches and their throughput.
 pub(super) async fn recent(api: &Arc<Api>) -> String {
     let batches = match api.pool.get().await {
-        Ok(client) => ledger::list(&**client, RECENT, None).await.map_err(|e| e.to_string()),
+        Ok(client) => ledger::list(&**client, RECENT, None).await.map_err(|e| {
+            if unmigrated(&e) {
+                "there is no ledger here yet: pgbatch migrate creates it".to_owned()
+            } else {
+                e.to_string()
+            }
+        }),
         Err(error) => Err(error.to_string()),
     };
     let batches = match batches {
@@ -120,6 +126,13 @@ pub(super) async fn batch(State(api): State<Arc<Api>>, Path(id): Path<String>) -
         Err(error) if error.exit_code() == crate::error::exit::NO_INPUT => {
             return Problem::new(StatusCode::NOT_FOUND, format!("no batch {id} in the ledger")).into_response();
         }
+        Err(error) if unmigrated(&error) => {
+            return Problem::new(
+                StatusCode::NOT_FOUND,
+                format!("no batch {id}: there is no ledger here yet (pgbatch migrate creates it)"),
+            )
+            .into_response();
+        }
         Err(error) => {
             return Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -129,6 +142,12 @@ pub(super) async fn batch(State(api): State<Arc<Api>>, Path(id): Path<String>) -
         }
     };
     Html(page(&found)).into_response()
+}
+
+/// Whether the database has no ledger yet (`pgbatch.batches` undefined: 42P01, or no
+/// `pgbatch` schema: 3F000).
+fn unmigrated(error: &crate::error::Error) -> bool {
+    matches!(error.sqlstate(), Some("42P01" | "3F000"))
 }
 
 fn page(found: &report::Report) -> String {

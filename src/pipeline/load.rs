@@ -84,7 +84,7 @@ impl Streamed {
 }
 
 /// Streams every file of the batch through one COPY statement; `positioned`, each row
-/// followed by its position ([`positioned`], the located stage's columns).
+/// followed by its position (the located stage's columns, `positioned.rs`).
 ///
 /// # Errors
 ///

@@ -120,3 +120,23 @@ async fn browse(db: &TestDb, batch: &str) -> (serde_json::Value, std::path::Path
     );
     (serde_json::from_slice(&out.stdout).unwrap(), shots)
 }
+
+/// A database whose ledger is gone (the API refuses to start without one; it may be
+/// dropped under it): the index page says to migrate, a batch's page is not found and says
+/// why; neither is a server error.
+#[tokio::test]
+async fn without_a_ledger_the_pages_say_to_migrate() {
+    let db = TestDb::new();
+    let router = api(&db, options()).await.router();
+    db.query("DROP SCHEMA pgbatch CASCADE");
+    let index = crate::api::get(&router, "/", &[]).await;
+    assert_eq!(index.status, 200, "{}", index.body);
+    assert!(
+        index.body.contains("no ledger here yet: pgbatch migrate creates it"),
+        "{}",
+        index.body
+    );
+    let batch = crate::api::get(&router, "/history/1", &[]).await;
+    assert_eq!(batch.status, 404, "{}", batch.body);
+    assert!(batch.body.contains("pgbatch migrate creates it"), "{}", batch.body);
+}

@@ -117,7 +117,11 @@ pub async fn find(
         .map_err(locating)?;
     let mut found = Vec::with_capacity(refused.len());
     for (seq, db) in &refused {
-        found.push(row_error(tx, search, *seq, db).await?);
+        let (row, nulls) = row_error(tx, search, *seq, db).await?;
+        for (count, null) in streamed.nulls.iter_mut().zip(nulls) {
+            *count -= u64::from(null);
+        }
+        found.push(row);
     }
     let seqs: Vec<i64> = refused.iter().map(|(seq, _)| *seq).collect();
     tx.execute(DELETE_SQL, &[&seqs]).await.map_err(locating)?;
@@ -140,14 +144,22 @@ async fn set_range(tx: &Transaction<'_>, first: i64, last: i64) -> Result<()> {
 }
 
 /// The refused row `seq` as a rejected row: its file and position, its values, and what the
-/// database said.
-async fn row_error(tx: &Transaction<'_>, search: &Search<'_>, seq: i64, db: &DbError) -> Result<RowError> {
+/// database said; and which of its columns are NULL, in COPY order.
+async fn row_error(tx: &Transaction<'_>, search: &Search<'_>, seq: i64, db: &DbError) -> Result<(RowError, Vec<bool>)> {
+    let nulls: Vec<String> = search
+        .job
+        .columns
+        .iter()
+        .map(|c| format!("{} IS NULL", c.ident.as_sql()))
+        .collect();
+    let sql = merge::render(ROW_SQL, search.job).replace("{nulls}", &nulls.join(", "));
     let row = tx
-        .query_one(merge::render(ROW_SQL, search.job).as_str(), &[&seq])
+        .query_one(sql.as_str(), &[&seq])
         .await
         .map_err(|error| Error::db("reading a refused row", error))?;
     let (file, line, group, number, values): (i32, Option<i64>, Option<i32>, Option<i64>, Option<String>) =
         (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    let nulls: Vec<bool> = row.get(5);
     let position = match (line, group, number) {
         (Some(line), ..) => u64::try_from(line).ok().map(|line| Position::Line { line }),
         (None, Some(group), Some(number)) => usize::try_from(group)
@@ -164,10 +176,11 @@ async fn row_error(tx: &Transaction<'_>, search: &Search<'_>, seq: i64, db: &DbE
         Some(detail) => format!("the database refuses the row: {} ({detail})", db.message()),
         None => format!("the database refuses the row: {}", db.message()),
     };
-    Ok(RowError {
+    let row = RowError {
         location: Location { file, position },
         column: db.column().map(str::to_owned),
         value: values,
         problem,
-    })
+    };
+    Ok((row, nulls))
 }

@@ -354,15 +354,22 @@ async fn each_load_mode_merges_as_documented() {
     assert_eq!((s.rows_deleted, s.rows_loaded), (3, 3));
     assert_eq!(rows(), "1:a:2016-01-01 2:b:2016-01-02 3:c:2016-01-03");
 
-    // append of an existing key: the database refuses, nothing changes.
+    // append of an existing key: the database refuses the row, named by its line (the
+    // file's first row, line 2); nothing changes.
     let error = load_files(&db, &kv_job(dir.path(), "append", ""), &[next], opts.clone())
         .await
         .unwrap_err();
     assert_eq!(error.exit_code(), 65);
-    assert_eq!(error.sqlstate(), Some("23505"));
     assert_eq!(
-        error.to_string(),
-        "finishing COPY: duplicate key value violates unique constraint \"kv_pkey\" (Key (k)=(3) already exists.)"
+        error.location().and_then(|l| l.position.clone()),
+        Some(pgbatch::error::Position::Line { line: 2 })
+    );
+    assert!(
+        error.to_string().contains(
+            "line 2: the database refuses the row: duplicate key value violates unique constraint \"kv_pkey\" \
+             (Key (k)=(3) already exists.)"
+        ),
+        "{error}"
     );
     assert_eq!(rows(), "1:a:2016-01-01 2:b:2016-01-02 3:c:2016-01-03");
     assert_eq!(

@@ -266,3 +266,32 @@ fn parquet_refusals_name_their_row_group_and_row() {
     assert_eq!(places, expected);
     assert_eq!(db.query("SELECT count(*) FROM rate"), (1 + ROWS - 4).to_string());
 }
+
+#[test]
+fn a_refused_row_leaves_the_batch_null_counts_too() {
+    let db = TestDb::new();
+    tables(&db);
+    let dir = tempfile::tempdir().unwrap();
+    // Row 401's port does not exist and its price is empty: the only NULL price of the file.
+    csv(dir.path(), &[401]);
+    let text = std::fs::read_to_string(dir.path().join("rate.csv")).unwrap();
+    std::fs::write(
+        dir.path().join("rate.csv"),
+        text.replace("401,Q1,2020-02-10,4010", "401,Q1,2020-02-10,"),
+    )
+    .unwrap();
+    let path = dir.path().join("rate.toml");
+    std::fs::write(
+        &path,
+        "table = \"rate\"\nmode = \"append\"\nmax_rejects = 2\n[checks]\nmax_null_ratio = { price = 0.0 }\n",
+    )
+    .unwrap();
+    let out = pgbatch(
+        dir.path(),
+        Some(&db.url()),
+        &["load", &path.display().to_string(), "rate.csv"],
+    );
+    // The batch holds no NULL price once row 401 is out of it (row 7 is refused too).
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.query("SELECT count(*), count(price) FROM rate"), "999|999");
+}

@@ -69,12 +69,7 @@ fn read_error(display: &str, source: std::io::Error) -> Error {
 }
 
 fn read_place(place: Place) -> Result<Sample> {
-    let display = match &place {
-        Place::Local(path) => path.display().to_string(),
-        Place::Stdin(_) => "stdin".to_owned(),
-        Place::S3(object) => object.url(),
-        Place::Http(object) => object.shown.clone(),
-    };
+    let display = place.display();
     let format = FormatKind::from_path(&display)
         .filter(|f| *f != FormatKind::PgDump)
         .ok_or_else(|| {

@@ -164,8 +164,9 @@ pub fn insert_statement(job: &Job) -> String {
 }
 
 /// What the job's mode does to the target before its rows go in: the old rows go
-/// (`replace`, `replace_covered`).
-pub async fn before_insert(tx: &Transaction<'_>, job: &Job, ranges: &[(String, String)]) -> Result<()> {
+/// (`replace`: those the batch does not hold; `replace_covered`: those it covers). Returns
+/// how many went.
+pub async fn before_insert(tx: &Transaction<'_>, job: &Job, ranges: &[(String, String)]) -> Result<u64> {
     let lows: Vec<&str> = ranges.iter().map(|(lo, _)| lo.as_str()).collect();
     let highs: Vec<&str> = ranges.iter().map(|(_, hi)| hi.as_str()).collect();
     let done = match job.mode {
@@ -174,10 +175,9 @@ pub async fn before_insert(tx: &Transaction<'_>, job: &Job, ranges: &[(String, S
             tx.execute(render(DELETE_COVERED_SQL, job).as_str(), &[&lows, &highs])
                 .await
         }
-        Mode::Append | Mode::Upsert { .. } | Mode::InsertNew { .. } => return Ok(()),
+        Mode::Append | Mode::Upsert { .. } | Mode::InsertNew { .. } => return Ok(0),
     };
-    done.map(|_| ())
-        .map_err(|error| Error::db(format!("deleting the old rows ({} mode)", job.mode.name()), error))
+    done.map_err(|error| Error::db(format!("deleting the old rows ({} mode)", job.mode.name()), error))
 }
 
 /// What merging did.
@@ -192,59 +192,36 @@ pub struct Merged {
 /// Merges the stage into the target. `copied` is the rows in the stage (what COPY wrote);
 /// `ranges` are the inclusive cover ranges the file names declare.
 pub async fn merge(tx: &Transaction<'_>, job: &Job, copied: u64, ranges: &[(String, String)]) -> Result<Merged> {
-    let run = |sql: String, what: &'static str| async move {
-        tx.execute(sql.as_str(), &[])
-            .await
-            .map_err(|error| Error::db(format!("{what} ({} mode)", job.mode.name()), error))
-    };
-    Ok(match &job.mode {
-        Mode::Append => Merged {
-            rows_loaded: copied,
-            rows_deleted: 0,
-        },
-        Mode::Upsert { key } => Merged {
-            rows_loaded: upsert(tx, job, key).await?,
-            rows_deleted: 0,
-        },
-        Mode::InsertNew { .. } => Merged {
-            rows_loaded: run(render(INSERT_NEW_SQL, job), "inserting new rows").await?,
-            rows_deleted: 0,
-        },
-        Mode::Replace => replace(job, copied, run).await?,
-        Mode::ReplaceCovered(_) => {
-            let lows: Vec<&str> = ranges.iter().map(|(lo, _)| lo.as_str()).collect();
-            let highs: Vec<&str> = ranges.iter().map(|(_, hi)| hi.as_str()).collect();
-            let rows_deleted = tx
-                .execute(render(DELETE_COVERED_SQL, job).as_str(), &[&lows, &highs])
-                .await
-                .map_err(|error| Error::db("deleting the covered rows (replace_covered mode)", error))?;
-            let rows_loaded = run(render(INSERT_SQL, job), "inserting the batch").await?;
-            Merged {
-                rows_loaded,
-                rows_deleted,
-            }
+    match &job.mode {
+        Mode::Append => {
+            return Ok(Merged {
+                rows_loaded: copied,
+                rows_deleted: 0,
+            });
         }
-    })
-}
-
-/// Replaces the table's rows by the batch's, touching only what differs: the old rows the
-/// batch does not hold are deleted, the batch's rows the table does not hold inserted.
-/// `rows_loaded` is the batch's rows (`staged`, all in the table afterwards);
-/// `rows_deleted` the old rows that went.
-async fn replace<F: Future<Output = Result<u64>>>(
-    job: &Job,
-    staged: u64,
-    run: impl Fn(String, &'static str) -> F,
-) -> Result<Merged> {
-    let rows_deleted = run(
-        render(REPLACE_DELETE_SQL, job),
-        "deleting the old rows the batch does not hold",
-    )
-    .await?;
-    let inserted = run(render(REPLACE_INSERT_SQL, job), "inserting the batch's new rows").await?;
-    tracing::debug!(rows_deleted, inserted, staged, "Replaced by difference.");
+        Mode::Upsert { key } => {
+            return Ok(Merged {
+                rows_loaded: upsert(tx, job, key).await?,
+                rows_deleted: 0,
+            });
+        }
+        Mode::InsertNew { .. } | Mode::Replace | Mode::ReplaceCovered(_) => {}
+    }
+    let rows_deleted = before_insert(tx, job, ranges).await?;
+    let inserted = tx
+        .execute(insert_statement(job).as_str(), &[])
+        .await
+        .map_err(|error| Error::db(format!("inserting the batch ({} mode)", job.mode.name()), error))?;
+    // A replace inserts only the rows the table lacks (touching only what differs); then
+    // the table holds the whole batch.
+    let rows_loaded = if matches!(job.mode, Mode::Replace) {
+        copied
+    } else {
+        inserted
+    };
+    tracing::debug!(rows_deleted, inserted, copied, "Merged.");
     Ok(Merged {
-        rows_loaded: staged,
+        rows_loaded,
         rows_deleted,
     })
 }

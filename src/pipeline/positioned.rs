@@ -55,17 +55,15 @@ pub fn schema(job: &Job) -> SchemaRef {
 /// None in practice: the columns are built to the schema.
 pub fn attach(schema: &SchemaRef, conformed: &Conformed, chunk: &Chunk, file: usize) -> Result<RecordBatch> {
     let rows = conformed.batch.num_rows();
+    let origins = conformed.origins();
     let file = i32::try_from(file).unwrap_or(i32::MAX);
     let wide = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let (lines, groups, numbers): (ArrayRef, ArrayRef, ArrayRef) = match &chunk.positions {
         Positions::Lines(lines) => (
             Arc::new(
-                (0..rows)
-                    .map(|row| {
-                        lines
-                            .get(conformed.origin(row))
-                            .map(|&l| i64::try_from(l).unwrap_or(i64::MAX))
-                    })
+                origins
+                    .iter()
+                    .map(|&row| lines.get(row as usize).map(|&l| i64::try_from(l).unwrap_or(i64::MAX)))
                     .collect::<Int64Array>(),
             ),
             Arc::new(Int32Array::new_null(rows)),
@@ -78,7 +76,7 @@ pub fn attach(schema: &SchemaRef, conformed: &Conformed, chunk: &Chunk, file: us
                 rows
             ])),
             Arc::new(Int64Array::from_iter_values(
-                (0..rows).map(|row| wide(first_row + conformed.origin(row))),
+                origins.iter().map(|&row| wide(first_row + row as usize)),
             )),
         ),
     };

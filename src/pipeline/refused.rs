@@ -160,14 +160,7 @@ async fn row_error(tx: &Transaction<'_>, search: &Search<'_>, seq: i64, db: &DbE
     let (file, line, group, number, values): (i32, Option<i64>, Option<i32>, Option<i64>, Option<String>) =
         (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     let nulls: Vec<bool> = row.get(5);
-    let position = match (line, group, number) {
-        (Some(line), ..) => u64::try_from(line).ok().map(|line| Position::Line { line }),
-        (None, Some(group), Some(number)) => usize::try_from(group)
-            .ok()
-            .zip(usize::try_from(number).ok())
-            .map(|(row_group, row)| Position::RowGroup { row_group, row }),
-        _ => None,
-    };
+    let position = Position::from_flat(line, group, number);
     let file = usize::try_from(file)
         .ok()
         .and_then(|index| search.files.get(index))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::{Error, Location, Result, RowError};
@@ -54,15 +54,35 @@ pub struct Conformed {
     pub rows_read: u64,
     /// Rows dropped on purpose (blank records, NULL unpivoted values).
     pub rows_skipped: u64,
-    /// The chunk's row each output row came from, when that is not the same row (unpivot,
-    /// rows set aside): where a row the database refuses is in its file.
-    pub origin: Option<Vec<u32>>,
+    /// The chunk's row each output row came from: where a row the database refuses is in
+    /// its file. Described, not listed: the list is made only when asked for.
+    pub origin: Origin,
+}
+
+/// Which chunk row each output row of a [`Conformed`] came from.
+#[derive(Debug)]
+pub enum Origin {
+    /// Row i is the chunk's row i.
+    Same,
+    /// An unpivot, field-major: long row j is the chunk's row j mod `rows`; `kept`, when
+    /// rows with a NULL value were dropped, says which long rows stayed.
+    Unpivot { rows: usize, kept: Option<BooleanArray> },
+    /// Rows set aside: the chunk's row of each row that went on.
+    Rows(Vec<u32>),
 }
 
 impl Conformed {
-    /// The chunk's row output row `row` came from.
-    pub fn origin(&self, row: usize) -> usize {
-        self.origin.as_ref().map_or(row, |origin| origin[row] as usize)
+    /// The chunk's row of each output row, in order.
+    pub fn origins(&self) -> Vec<u32> {
+        let narrow = |row: usize| u32::try_from(row).unwrap_or(u32::MAX);
+        match &self.origin {
+            Origin::Same => (0..self.batch.num_rows()).map(narrow).collect(),
+            Origin::Rows(rows) => rows.clone(),
+            Origin::Unpivot { rows, kept: None } => (0..self.batch.num_rows()).map(|j| narrow(j % rows)).collect(),
+            Origin::Unpivot { rows, kept: Some(kept) } => {
+                kept.values().set_indices().map(|j| narrow(j % rows)).collect()
+            }
+        }
     }
 }
 
@@ -212,7 +232,7 @@ impl Conformer {
                 batch,
                 rows_read,
                 rows_skipped: chunk.skipped,
-                origin: None,
+                origin: Origin::Same,
             });
         };
 
@@ -242,7 +262,7 @@ impl Conformer {
             long.push(arrow_select::concat::concat(&refs).map_err(internal)?);
         }
         let mut batch = RecordBatch::try_new(self.schema.clone(), long).map_err(internal)?;
-        let mut origin = unpivot_origin(rows, fields.len());
+        let mut kept = None;
         let mut rows_skipped = chunk.skipped;
         if *skip_null {
             let value_index = self
@@ -255,28 +275,16 @@ impl Conformer {
                 rows_skipped += value.null_count() as u64;
                 let keep = arrow_arith::boolean::is_not_null(value).map_err(internal)?;
                 batch = arrow_select::filter::filter_record_batch(&batch, &keep).map_err(internal)?;
-                origin = origin
-                    .into_iter()
-                    .zip(keep.values().iter())
-                    .filter_map(|(row, kept)| kept.then_some(row))
-                    .collect();
+                kept = Some(keep);
             }
         }
         Ok(Conformed {
             batch,
             rows_read,
             rows_skipped,
-            origin: Some(origin),
+            origin: Origin::Unpivot { rows, kept },
         })
     }
-}
-
-/// The chunk's row of each row an unpivot makes, field-major: output row j is row j mod
-/// `rows`.
-fn unpivot_origin(rows: usize, fields: usize) -> Vec<u32> {
-    (0..fields)
-        .flat_map(|_| 0..u32::try_from(rows).unwrap_or(u32::MAX))
-        .collect()
 }
 
 pub(super) fn internal(error: impl std::fmt::Display) -> Error {

@@ -4,7 +4,7 @@
 
 use arrow_array::RecordBatch;
 
-use super::{Conformed, Conformer, internal};
+use super::{Conformed, Conformer, Origin, internal};
 use crate::error::{Error, ErrorKind, Result, RowError};
 use crate::pipeline::source::Chunk;
 
@@ -57,7 +57,7 @@ impl Conformer {
                         batch,
                         rows_read: rows as u64 + chunk.skipped,
                         rows_skipped: chunk.skipped + split.skipped,
-                        origin: Some(split.origin),
+                        origin: Origin::Rows(split.origin),
                     },
                     rows_kept: split.kept,
                     rejects: split.rejects,
@@ -75,10 +75,9 @@ impl Conformer {
             Ok(conformed) => {
                 out.kept += len as u64;
                 out.skipped += conformed.rows_skipped;
-                out.origin.extend(
-                    (0..conformed.batch.num_rows())
-                        .map(|row| u32::try_from(start + conformed.origin(row)).unwrap_or(u32::MAX)),
-                );
+                let first = u32::try_from(start).unwrap_or(u32::MAX);
+                out.origin
+                    .extend(conformed.origins().into_iter().map(|row| first.saturating_add(row)));
                 out.batches.push(conformed.batch);
                 Ok(())
             }

@@ -290,12 +290,7 @@ pub fn describe(job: &Job, places: Vec<Place>) -> Result<Vec<SourceFile>> {
     places
         .into_par_iter()
         .map(|place| {
-            let display = match &place {
-                Place::Local(path) => path.display().to_string(),
-                Place::Stdin(_) => "stdin".to_owned(),
-                Place::S3(object) => object.url(),
-                Place::Http(object) => object.shown.clone(),
-            };
+            let display = place.display();
             let format = job.read.format.or_else(|| FormatKind::from_path(&display)).ok_or_else(|| {
                 Error::config(format!(
                     "{display}: cannot tell the format from the name (set [source] format = \"csv\", \"parquet\" or \"pg_dump\")"

@@ -99,6 +99,16 @@ pub enum Place {
 }
 
 impl Place {
+    /// The name used in messages and the ledger (an S3 or HTTP address without secrets).
+    pub fn display(&self) -> String {
+        match self {
+            Place::Local(path) => path.display().to_string(),
+            Place::Stdin(_) => "stdin".to_owned(),
+            Place::S3(object) => object.url(),
+            Place::Http(object) => object.shown.clone(),
+        }
+    }
+
     /// The local file holding the bytes, if there is one.
     pub fn local_path(&self) -> Option<&Path> {
         match self {

@@ -35,8 +35,12 @@ impl Api {
     pub async fn new(connect: &ConnectOptions, options: ApiOptions) -> Result<Api> {
         let routes = route::read_dir(&options.queries)?;
         let mut config = connect.config().clone();
+        // JIT off unless the connection string's own options turn it on: compiling a
+        // plan costs a request tens to hundreds of milliseconds, more than any of these
+        // queries runs. Read-only and the timeout come last, so nothing there undoes them.
         let mut startup = format!(
-            "-c default_transaction_read_only=on -c statement_timeout={}",
+            "-c jit=off {} -c default_transaction_read_only=on -c statement_timeout={}",
+            config.get_options().unwrap_or_default(),
             options.statement_timeout.as_millis()
         );
         if let Some(role) = &options.role {

@@ -645,6 +645,9 @@ async fn the_api_connection_cannot_write() {
     let client = api.client().await.unwrap();
     let who: String = client.query_one("SELECT current_user::text", &[]).await.unwrap().get(0);
     assert_eq!(who, "pgbatch_reader");
+    // No plan compiled per request (the server's default is on).
+    let jit: String = client.query_one("SHOW jit", &[]).await.unwrap().get(0);
+    assert_eq!(jit, "off");
     let error = client
         .execute("INSERT INTO regions VALUES ('x', 'x', NULL)", &[])
         .await

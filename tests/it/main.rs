@@ -99,3 +99,6 @@ mod refused;
 /// `pgbatch infer`: every real dataset set drafted, migrated and loaded unchanged.
 #[cfg(feature = "infer")]
 mod infer;
+
+/// The SQL job price_stats follows the changes to prices, exactly.
+mod price_stats;

@@ -245,7 +245,12 @@ fn reads_during_loads<T>(url: &str, jobs: &str, work: &Path, read: impl FnOnce()
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 let file = &files[usize::try_from(loads.load(Ordering::SeqCst) % 2).unwrap()];
-                pgbatch(&url, &["--jobs-dir", &replace_jobs, "load", "prices_replace", file]);
+                // --force: each content was loaded before, and the ledger would skip it
+                // as already loaded; the table's content changes on every load.
+                pgbatch(
+                    &url,
+                    &["--jobs-dir", &replace_jobs, "load", "--force", "prices_replace", file],
+                );
                 pgbatch(&url, &["--jobs-dir", &jobs, "run", "price_stats"]);
                 loads.fetch_add(1, Ordering::SeqCst);
             }

@@ -6,23 +6,39 @@
 -- When only prices moved, it follows the changes the triggers on prices kept
 -- (price_changes, migration 0015): each lane and day that changed adds its change to every
 -- pair of places above it, and an aggregate left with no price goes. When the places moved
--- (a batch into ports or regions), or on the first run, every price is aggregated again.
+-- (a batch into ports or regions), on the first run, or when the aggregates and the changes
+-- do not add up to prices' own count and sum (prices written past their triggers), every
+-- price is aggregated again.
 -- Either way the changes it saw are taken; a load committing meanwhile leaves its own for
 -- the next run (one snapshot: its prices and its changes are both unseen).
 -- $1: the job name. Returns rows_read (prices aggregated or changed, plus aggregates
 -- dropped) and rows_loaded (aggregates written or dropped).
 WITH RECURSIVE mark AS (
     SELECT coalesce((SELECT position FROM pgbatch.watermarks WHERE job = $1), 0) AS since
-), due AS (
+), asked AS (
     SELECT max(b.id) AS id,
-           bool_or(b.target <> 'prices') OR min(mark.since) = 0 AS everything
+           bool_or(b.target <> 'prices') OR min(mark.since) = 0 AS places_moved
     FROM pgbatch.batches AS b, mark
     WHERE b.target IN ('prices', 'ports', 'regions') AND b.id > mark.since
     HAVING count(*) > 0
 ), taken AS (
     DELETE FROM price_changes AS c
-    USING due
+    USING asked
     RETURNING c.orig_code, c.dest_code, c.day, c.prices, c.total
+), due AS (
+    -- Every price is aggregated again also when the port-to-port aggregates and the changes
+    -- taken do not add up to the count and the sum of prices: prices changed without their
+    -- triggers (ALTER TABLE ... DISABLE TRIGGER, session_replication_role = replica), and
+    -- following the changes would leave the aggregates wrong.
+    SELECT a.id,
+           a.places_moved OR p.prices <> k.prices + t.prices OR p.total <> k.total + t.total AS everything
+    FROM asked AS a,
+         (SELECT count(*) AS prices, coalesce(sum(price), 0) AS total FROM prices) AS p,
+         (SELECT coalesce(sum(s.prices), 0) AS prices, coalesce(sum(s.total), 0) AS total
+          FROM price_stats AS s
+          JOIN ports AS o ON o.code = s.origin
+          JOIN ports AS d ON d.code = s.destination) AS k,
+         (SELECT coalesce(sum(prices), 0) AS prices, coalesce(sum(total), 0) AS total FROM taken) AS t
 ), places (code, place) AS (
     -- every port with itself and with each region above it, at any depth
     SELECT code, place
